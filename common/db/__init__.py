@@ -1,0 +1,1 @@
+"""Database access: connections, migrations, binary COPY, session bookkeeping."""
