@@ -23,6 +23,7 @@ SNIFF_BYTES = 64 * 1024
 # Reader modules in order of precedence; the generic delimited reader comes last.
 _READER_MODULES = (
     "motec_csv",
+    "motec_ld",
 )
 
 _readers: list[ModuleType] | None = None
