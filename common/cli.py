@@ -14,6 +14,10 @@ import sys
 from .errors import SimtelError
 
 _COMMAND_MODULES = (
+    "commands.stack",
+    "commands.ingest",
+    "commands.inspect",
+    "commands.db",
 )
 
 

@@ -24,6 +24,8 @@ SNIFF_BYTES = 64 * 1024
 _READER_MODULES = (
     "motec_csv",
     "motec_ld",
+    "racechrono",
+    "aim_csv",
 )
 
 _readers: list[ModuleType] | None = None

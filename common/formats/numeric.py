@@ -1,9 +1,17 @@
 """Fast reading of the numeric block of a delimited file, with exact error locations.
 
-The fast path hands the block to pyarrow's multi-threaded CSV reader. When it rejects the block
-(a text value, a short row, thousands separators), the slow path reads it again row by row: it
-accepts what can be read without guessing and raises a ``ParseError`` that names the line, the
-channel, what was expected and what was found.
+Three paths read the block, each tried when the one before cannot:
+
+1. pyarrow's multi-threaded CSV reader parses every numeric column straight to float64. This is
+   the path for well-formed files with a plain decimal mark (``.`` or ``,``).
+2. pyarrow reads the numeric columns as strings, and Arrow compute functions check each column
+   against the number pattern of the file's locale, remove thousands marks and cast. This reads
+   thousands separators, and a decimal comma or thousands mark that first appears after the rows
+   sampled for detection.
+3. Python reads the block row by row. It accepts what can be read without guessing and raises a
+   ``ParseError`` that names the line, the channel, what was expected and what was found.
+
+Cells that are empty or hold a missing-value token (``MISSING_TOKENS``) become NaN.
 """
 
 from __future__ import annotations
@@ -11,34 +19,119 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import ParseError
-from .text import decode_text
+from .text import decode_text, split_row
 
-_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
-_GROUPED = re.compile(r"^-?\d{1,3}(?:[.,' ]\d{3})+(?:[.,]\d+)?$")
+# Cell texts that mean "no value", compared lower-case after stripping spaces and quotes.
+MISSING_TOKENS = frozenset({"", "-", "--", "na", "n/a", "#n/a", "null", "none", "nan"})
+_ARROW_NULLS = ["", "-", "--", "NA", "na", "N/A", "n/a", "#N/A", "null", "NULL", "Null", "None", "none"]
+
+# Characters that group thousands in the locales seen in telemetry exports: comma, dot,
+# apostrophe (Switzerland), space, no-break space and narrow no-break space (France).
+THOUSANDS_MARKS = (",", ".", "'", " ", "\u00a0", "\u202f")
+
+_PLAIN = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+_GROUPED = re.compile(
+    r"^[+-]?\d{1,3}(?P<t>[.,' \u00a0\u202f])\d{3}(?:(?P=t)\d{3})*(?:(?P<d>[.,])\d*)?(?:[eE][+-]?\d+)?$"
+)
+_AMBIGUOUS_DOT = re.compile(r"^[+-]?\d{1,3}\.\d{3}$")
+
+
+class _NeedsSlowPath(Exception):
+    """The string path found a value it cannot read; the slow path locates it."""
 
 
 def detect_decimal(sample_rows: list[list[str]], separator: str) -> tuple[str, str | None]:
-    """Return ``(decimal_mark, thousands_mark)`` seen in a few data rows."""
-    if separator == ",":
-        return ".", None
-    comma = dot_grouped = False
+    """Return ``(decimal_mark, thousands_mark)`` seen in the fields of a few data rows.
+
+    A field holding both marks (``7.125,5`` or ``7,125.5``) decides both. A lone comma followed by
+    other than three digits (``98,25``) is a decimal comma; ``1,234`` alone is read as a thousands
+    comma in comma-separated files (where it had to be quoted) and as a decimal comma otherwise,
+    because a non-comma separator is most often chosen to free the comma for decimals.
+    """
+    votes = {"dot": 0, "comma": 0, "ambiguous_comma": 0, "ambiguous_dot": 0}
+    thousands_seen: dict[str, int] = {}
     for row in sample_rows:
         for field in row:
-            f = field.strip().strip('"')
-            if _DECIMAL_COMMA.match(f):
-                comma = True
-            if "," in f and "." in f and f.rfind(",") > f.rfind("."):
-                comma = True
-                dot_grouped = True
-    if comma:
-        return ",", "." if dot_grouped else None
-    return ".", None
+            _vote(field.strip().strip('"').strip(), votes, thousands_seen)
+
+    if votes["comma"] > votes["dot"]:
+        decimal = ","
+    elif votes["dot"] > votes["comma"]:
+        decimal = "."
+    elif thousands_seen:
+        mark = max(thousands_seen, key=lambda m: thousands_seen[m])
+        decimal = "," if mark == "." else "."
+    elif votes["ambiguous_comma"]:
+        decimal = "." if separator == "," else ","
+    else:
+        decimal = "."
+
+    candidates = {m: n for m, n in thousands_seen.items() if m != decimal}
+    if decimal == "." and votes["ambiguous_comma"]:
+        candidates[","] = candidates.get(",", 0) + votes["ambiguous_comma"]
+    if decimal == "," and votes["ambiguous_dot"]:
+        candidates["."] = candidates.get(".", 0) + votes["ambiguous_dot"]
+    thousands = max(candidates, key=lambda m: candidates[m]) if candidates else None
+    return decimal, thousands
+
+
+def _vote(field: str, votes: dict[str, int], thousands_seen: dict[str, int]) -> None:
+    if not field or field.lower() in MISSING_TOKENS:
+        return
+    if _PLAIN.match(field):
+        if _AMBIGUOUS_DOT.match(field):
+            votes["ambiguous_dot"] += 1
+        elif "." in field.split("e")[0].split("E")[0]:
+            votes["dot"] += 1
+        return
+    m = _GROUPED.match(field)
+    if m:
+        mark, decimal = m.group("t"), m.group("d")
+        if decimal and decimal != mark:
+            votes["comma" if decimal == "," else "dot"] += 1
+            thousands_seen[mark] = thousands_seen.get(mark, 0) + 1
+        elif mark == "," and field.count(",") == 1 and not decimal:
+            votes["ambiguous_comma"] += 1
+        elif not decimal:
+            thousands_seen[mark] = thousands_seen.get(mark, 0) + 1
+        return
+    if _COMMA_DECIMAL.match(field):
+        votes["comma"] += 1
+
+
+def parse_number(text: str, decimal: str = ".", thousands: str | None = None) -> float:
+    """Parse one number written with ``decimal`` and ``thousands`` marks; raise ``ValueError``.
+
+    A missing-value token returns NaN.
+    """
+    value = text.strip().strip('"').strip()
+    if value.lower() in MISSING_TOKENS:
+        return float("nan")
+    if not _locale_pattern(decimal, thousands).match(value):
+        raise ValueError(f"not a number: {text!r}")
+    if thousands:
+        value = value.replace(thousands, "")
+    if decimal != ".":
+        value = value.replace(decimal, ".")
+    return float(value)
+
+
+def _locale_pattern(decimal: str, thousands: str | None) -> re.Pattern[str]:
+    """Return the pattern of a number written with these marks (thousands groups optional)."""
+    d = re.escape(decimal)
+    digits = rf"\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+" if thousands else r"\d+"
+    return re.compile(
+        rf"^[+-]?(?:{digits})?(?:{d}\d*)?(?:[eE][+-]?\d+)?$|^(?i:[+-]?(?:nan|inf|infinity))$"
+    )
 
 
 def read_numeric_block(
@@ -51,89 +144,235 @@ def read_numeric_block(
     *,
     decimal: str | None = None,
     thousands: str | None = None,
-) -> tuple[list[np.ndarray], int]:
-    """Read the rows of ``body`` from byte ``start`` as float64 columns; NaN for empty cells.
+    text_columns: Collection[str] = (),
+    skip_columns: Collection[str] = (),
+    stats: dict[str, int] | None = None,
+) -> tuple[list[np.ndarray | None], int]:
+    """Read the rows of ``body`` from byte ``start`` as float64 columns; NaN for missing cells.
 
-    ``first_line`` is the 1-based line number of ``start`` for error messages. Returns the
-    columns in ``names`` order and the number of rows read.
+    ``first_line`` is the 1-based line number of ``start`` for error messages. Columns named in
+    ``text_columns`` come back as object arrays of ``str`` (None for an empty cell) and columns in
+    ``skip_columns`` as None. Returns the columns in ``names`` order and the number of rows read.
+    A last row with fewer fields than ``names``, as written by a logger that stopped mid-row, is
+    left out and counted in ``stats["truncated last row"]``.
     """
+    text_columns = set(text_columns)
+    skip_columns = set(skip_columns)
+    end = _end_of_complete_rows(body, start, len(names), separator, stats)
+    sample = None
     if decimal is None:
-        sample = _sample_rows(body, start, separator)
+        sample = _sample_rows(body, start, end, separator)
         decimal, thousands = detect_decimal(sample, separator)
 
     if thousands is None:
         try:
-            return _fast(body, start, names, separator, decimal)
+            return _fast(body, start, end, names, separator, decimal, text_columns, skip_columns)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
-    return _slow(body, start, first_line, names, separator, decimal, thousands, file)
+    try:
+        return _via_strings(body, start, end, names, separator, decimal, thousands,
+                            sample or _sample_rows(body, start, end, separator),
+                            text_columns, skip_columns)
+    except (_NeedsSlowPath, pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return _slow(body, start, end, first_line, names, separator, decimal, thousands, file,
+                 text_columns, skip_columns)
 
 
-def _sample_rows(body: bytes, start: int, separator: str, count: int = 20) -> list[list[str]]:
-    chunk = body[start:start + 8192].decode("utf-8", errors="replace")
-    rows = list(csv.reader(io.StringIO(chunk), delimiter=separator))
-    return [r for r in rows[:count] if any(f.strip() for f in r)]
+def _end_of_complete_rows(body: bytes, start: int, width: int, separator: str,
+                          stats: dict[str, int] | None) -> int:
+    """Return the end of the block without a short last row, which a logger cut off mid-write."""
+    end = len(body)
+    stripped = body.rstrip(b"\r\n\t ")
+    if len(stripped) <= start:
+        return end
+    line_start = max(stripped.rfind(b"\n", start), stripped.rfind(b"\r", start)) + 1
+    line_start = max(line_start, start)
+    fields = split_row(decode_text(stripped[line_start:]), separator)
+    if line_start > start and 0 < len(fields) < width:
+        if stats is not None:
+            stats["truncated last row"] = stats.get("truncated last row", 0) + 1
+        return line_start
+    return end
 
 
-def _fast(body: bytes, start: int, names: list[str], separator: str,
-          decimal: str) -> tuple[list[np.ndarray], int]:
-    source = pa.BufferReader(pa.py_buffer(memoryview(body)[start:]))
+def _sample_rows(body: bytes, start: int, end: int, separator: str,
+                 count: int = 50) -> list[list[str]]:
+    """Return up to ``count`` rows from the start, middle and end of the block."""
+    rows: list[list[str]] = []
+    size = end - start
+    offsets = [start] if size <= 3 * 8192 else [start, start + size // 2, end - 8192]
+    for offset in offsets:
+        chunk = body[offset:min(offset + 8192, end)]
+        if offset != start:
+            chunk = chunk[chunk.find(b"\n") + 1:]
+        text = decode_text(chunk)
+        lines = text.splitlines()
+        if offset + 8192 < end and lines:
+            lines = lines[:-1]
+        rows += [split_row(ln, separator) for ln in lines[:count] if ln.strip()]
+    return rows
+
+
+def _read_options(names: list[str]) -> pacsv.ReadOptions:
+    return pacsv.ReadOptions(column_names=names, block_size=8 << 20)
+
+
+def _parse_options(separator: str) -> pacsv.ParseOptions:
+    return pacsv.ParseOptions(delimiter=separator, ignore_empty_lines=True)
+
+
+def _source(body: bytes, start: int, end: int) -> pa.BufferReader:
+    return pa.BufferReader(pa.py_buffer(memoryview(body)[start:end]))
+
+
+def _fast(body: bytes, start: int, end: int, names: list[str], separator: str, decimal: str,
+          text_columns: set[str], skip_columns: set[str]) -> tuple[list[np.ndarray | None], int]:
+    wanted = [n for n in names if n not in skip_columns]
+    types = {n: (pa.binary() if n in text_columns else pa.float64()) for n in wanted}
     table = pacsv.read_csv(
-        source,
-        read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
-        parse_options=pacsv.ParseOptions(delimiter=separator, ignore_empty_lines=True),
+        _source(body, start, end),
+        read_options=_read_options(names),
+        parse_options=_parse_options(separator),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.float64() for n in names},
-            null_values=[""],
+            column_types=types,
+            include_columns=wanted,
+            null_values=_ARROW_NULLS,
             quoted_strings_can_be_null=True,
             decimal_point=decimal,
         ),
     )
     rows = table.num_rows
-    columns = []
+    by_name: dict[str, np.ndarray] = {}
     # Convert and release one column at a time so that peak memory stays near one copy.
-    for _ in range(len(names)):
+    for n in wanted:
         column = table.column(0)
-        columns.append(column.to_numpy())
+        by_name[n] = _text_column(column) if n in text_columns else column.to_numpy()
         table = table.remove_column(0)
         del column
-    return columns, rows
+    return [by_name.get(n) for n in names], rows
 
 
-def _slow(body: bytes, start: int, first_line: int, names: list[str], separator: str,
-          decimal: str, thousands: str | None, file: str) -> tuple[list[np.ndarray], int]:
-    text = decode_text(body[start:])
+def _text_column(column: pa.ChunkedArray) -> np.ndarray:
+    cache: dict[bytes, str] = {}
+    out = np.empty(len(column), dtype=object)
+    for i, raw in enumerate(column.to_pylist()):
+        if raw is None:
+            out[i] = None
+            continue
+        text = cache.get(raw)
+        if text is None:
+            text = cache[raw] = decode_text(raw).strip()
+        out[i] = text or None
+    return out
+
+
+def _via_strings(body: bytes, start: int, end: int, names: list[str], separator: str,
+                 decimal: str, thousands: str | None, sample: list[list[str]],
+                 text_columns: set[str], skip_columns: set[str]) -> tuple[list[np.ndarray | None], int]:
+    wanted = [n for n in names if n not in skip_columns]
+    types = {n: (pa.binary() if n in text_columns else pa.string()) for n in wanted}
+    table = pacsv.read_csv(
+        _source(body, start, end),
+        read_options=_read_options(names),
+        parse_options=_parse_options(separator),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=wanted,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+            check_utf8=False,
+        ),
+    )
+    numeric = [n for n in wanted if n not in text_columns]
+    trimmed = {n: pc.utf8_trim_whitespace(table.column(n)) for n in numeric}
+
+    # Values that do not fit the sampled locale show the file's locale when the sample did not.
+    expected = _locale_pattern(decimal, thousands).pattern
+    odd: list[str] = []
+    for n in numeric:
+        column = trimmed[n]
+        fits = pc.match_substring_regex(column, expected)
+        unusual = pc.filter(column, pc.invert(pc.fill_null(fits, True)))
+        odd += [v for v in unusual.slice(0, 20).to_pylist() if v.lower() not in MISSING_TOKENS]
+    if odd:
+        decimal, thousands = detect_decimal(sample + [odd], separator)
+
+    by_name: dict[str, np.ndarray] = {}
+    for n in wanted:
+        if n in text_columns:
+            by_name[n] = _text_column(table.column(n))
+        else:
+            by_name[n] = _cast_locale(trimmed.pop(n), decimal, thousands)
+    return [by_name.get(n) for n in names], table.num_rows
+
+
+def _cast_locale(column: pa.ChunkedArray, decimal: str, thousands: str | None) -> np.ndarray:
+    """Cast one string column written in the given locale to float64; NaN for missing values."""
+    lowered = pc.utf8_lower(column)
+    missing = pc.is_in(lowered, value_set=pa.array(sorted(MISSING_TOKENS - {"nan"})))
+    column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+    valid = pc.match_substring_regex(column, _locale_pattern(decimal, thousands).pattern)
+    if not pc.all(pc.fill_null(valid, True)).as_py():
+        raise _NeedsSlowPath()
+    if thousands:
+        column = pc.replace_substring(column, thousands, "")
+    if decimal != ".":
+        column = pc.replace_substring(column, decimal, ".")
+    return pc.cast(column, pa.float64()).to_numpy()
+
+
+def _slow(body: bytes, start: int, end: int, first_line: int, names: list[str], separator: str,
+          decimal: str, thousands: str | None, file: str, text_columns: set[str],
+          skip_columns: set[str]) -> tuple[list[np.ndarray | None], int]:
+    text = decode_text(body[start:end])
     lines = text.splitlines()
     width = len(names)
     values = np.full((len(lines), width), np.nan)
+    texts: dict[int, list[str | None]] = {j: [] for j, n in enumerate(names) if n in text_columns}
+    numeric = [j for j, n in enumerate(names) if n not in text_columns and n not in skip_columns]
     rows = 0
-    last_content = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
     for i, line in enumerate(lines):
         if not line.strip() or not line.strip(separator + ' "'):
             continue
         number = first_line + i
-        fields = next(csv.reader([line], delimiter=separator))
+        fields = _fields(line, separator)
         while len(fields) > width and not fields[-1].strip():
             fields.pop()
         if len(fields) != width:
-            if i == last_content and len(fields) < width:
-                # A log cut off while writing its last row: keep everything before it.
-                break
             raise ParseError(file, "wrong number of fields", line=number,
                              expected=f"{width} fields", found=f"{len(fields)}")
-        for j, field in enumerate(fields):
-            value = field.strip()
-            if not value:
-                continue
-            if thousands:
-                value = value.replace(thousands, "")
-            if decimal != ".":
-                value = value.replace(decimal, ".")
+        for j in numeric:
+            field = fields[j]
             try:
-                values[rows, j] = float(value)
+                values[rows, j] = parse_number(field, decimal, thousands)
             except ValueError as exc:
                 raise ParseError(file, "value is not a number", line=number, field=names[j],
-                                 expected="a number", found=repr(field)) from exc
+                                 expected=_describe_locale(decimal, thousands),
+                                 found=repr(field)) from exc
+        for j, column in texts.items():
+            column.append(fields[j].strip() or None)
         rows += 1
     values = values[:rows]
-    return [np.ascontiguousarray(values[:, j]) for j in range(width)], rows
+    out: list[np.ndarray | None] = []
+    for j, n in enumerate(names):
+        if n in skip_columns:
+            out.append(None)
+        elif j in texts:
+            out.append(np.array(texts[j], dtype=object))
+        else:
+            out.append(np.ascontiguousarray(values[:, j]))
+    return out, rows
+
+
+def _fields(line: str, separator: str) -> list[str]:
+    if separator == " ":
+        return split_row(line, separator)
+    return next(csv.reader(io.StringIO(line), delimiter=separator), [])
+
+
+def _describe_locale(decimal: str, thousands: str | None) -> str:
+    text = f"a number with decimal mark {decimal!r}"
+    if thousands:
+        text += f" and thousands mark {thousands!r}"
+    return text

@@ -5,25 +5,56 @@ from __future__ import annotations
 import codecs
 import csv
 
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
 def to_utf8(data: bytes) -> tuple[bytes, str]:
     """Return ``data`` as UTF-8-compatible bytes without a byte-order mark, and the encoding seen.
 
-    UTF-16 (with a byte-order mark, or detected by NUL bytes in the first line) is transcoded to
-    UTF-8. UTF-8 and single-byte text are returned unchanged but for the byte-order mark, because
-    numbers and separators are ASCII in both; ``decode_text`` decodes names and metadata later.
+    UTF-16 (with a byte-order mark, or recognised by NUL bytes in every other position of the first
+    bytes) is transcoded to UTF-8; a last odd byte or an unpaired surrogate, as in a file cut short,
+    becomes U+FFFD. UTF-8 and single-byte text are returned unchanged but for the byte-order mark,
+    because numbers and separators are ASCII in both; ``decode_text`` decodes names and metadata
+    later. Binary data is returned unchanged.
     """
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):], "utf-8-sig"
-    if data.startswith(_UTF16_BOMS):
-        return data.decode("utf-16").encode("utf-8"), "utf-16"
-    head = data[:200]
-    if len(head) >= 4 and head.count(b"\x00") >= len(head) // 4:
-        encoding = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
-        return data.decode(encoding, errors="replace").encode("utf-8"), encoding
+    if data.startswith(codecs.BOM_UTF16_LE):
+        return _utf16_to_utf8(data[2:], "utf-16-le"), "utf-16"
+    if data.startswith(codecs.BOM_UTF16_BE):
+        return _utf16_to_utf8(data[2:], "utf-16-be"), "utf-16"
+    encoding = _utf16_without_bom(data[:512])
+    if encoding:
+        return _utf16_to_utf8(data, encoding), encoding
     return data, "utf-8"
+
+
+def _utf16_to_utf8(data: bytes, encoding: str) -> bytes:
+    if len(data) % 2:
+        data = data[:-1]
+    return data.decode(encoding, errors="replace").encode("utf-8")
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """Return "utf-16-le" or "utf-16-be" when ``head`` looks like ASCII text in UTF-16."""
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nul > 0.6 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.6 and odd_nul < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Return True when ``head`` (already passed through ``to_utf8``) reads as text, not binary.
+
+    Text here means no NUL byte and at most 2 % control characters other than tab, CR, LF and
+    form feed; bytes of 0x80 and above count as text because single-byte code pages use them.
+    """
+    if not head or b"\x00" in head:
+        return False
+    control = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 12, 13))
+    return control <= 0.02 * len(head)
 
 
 def decode_text(raw: bytes) -> str:
@@ -38,8 +69,14 @@ def decode_text(raw: bytes) -> str:
 
 
 def split_row(line: str, separator: str) -> list[str]:
-    """Split one delimited line, honouring double quotes, and strip each field."""
-    fields = next(csv.reader([line], delimiter=separator, quotechar='"', skipinitialspace=False), [])
+    """Split one delimited line, honouring double quotes, and strip each field.
+
+    With the space separator a run of spaces is one separator, as in column-aligned files.
+    """
+    if separator == " ":
+        fields = next(csv.reader([line.strip()], delimiter=" ", quotechar='"', skipinitialspace=True), [])
+    else:
+        fields = next(csv.reader([line], delimiter=separator, quotechar='"', skipinitialspace=False), [])
     return [f.strip() for f in fields]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server and delete its directory."""
-        stop_pid(self.pid, group=False)
+        # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
+        stop_pid(self.pid, group=False, sig=signal.SIGINT)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

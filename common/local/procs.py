@@ -49,17 +49,18 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def stop_pid(pid: int, timeout_s: float = 10.0, group: bool = True) -> None:
-    """Stop process ``pid`` (and its process group when ``group``): SIGTERM, then SIGKILL."""
+def stop_pid(pid: int, timeout_s: float = 10.0, group: bool = True,
+             sig: int = signal.SIGTERM) -> None:
+    """Stop process ``pid`` (and its process group when ``group``): ``sig``, then SIGKILL."""
     if not pid_alive(pid):
         return
     sender = os.killpg if group else os.kill
     try:
-        sender(pid, signal.SIGTERM)
+        sender(pid, sig)
     except ProcessLookupError:
         return
     except PermissionError:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not pid_alive(pid):

@@ -1,0 +1,8 @@
+"""Import every endpoint module so that its routes register, and expose the dispatcher."""
+
+from . import sessions  # noqa: F401 - registers routes
+from .app import dispatch
+
+
+def app_dispatch(request):
+    return dispatch(request)

@@ -1,0 +1,1 @@
+"""``simtel`` sub-commands, one module per group."""

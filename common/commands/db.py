@@ -1,0 +1,49 @@
+"""``simtel db migrate`` and ``simtel sessions delete``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..db.connect import connect
+from ..db.migrate import migrate
+from ..db.sessions import delete_session
+
+
+def register(sub) -> None:
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    m = dbsub.add_parser("migrate", help="apply pending schema migrations (uses DATABASE_URL)")
+    m.add_argument("--database-url", help="PostgreSQL URL; default: DATABASE_URL")
+    m.set_defaults(func=run_migrate)
+
+    s = sub.add_parser("sessions", help="manage stored sessions")
+    ssub = s.add_subparsers(dest="sessions_command", required=True, metavar="COMMAND")
+    d = ssub.add_parser("delete", help="delete sessions and everything that belongs to them")
+    d.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    d.add_argument("--database-url", help="PostgreSQL URL; default: DATABASE_URL")
+    d.set_defaults(func=run_delete)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    conn = connect(args.database_url)
+    try:
+        applied = migrate(conn)
+    finally:
+        conn.close()
+    print("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    conn = connect(args.database_url)
+    missing = 0
+    try:
+        for session_id in args.session_ids:
+            if delete_session(conn, session_id.lower()):
+                print(f"deleted {session_id}")
+            else:
+                print(f"not found {session_id}")
+                missing += 1
+    finally:
+        conn.close()
+    return 1 if missing else 0

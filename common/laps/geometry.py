@@ -1,0 +1,238 @@
+"""Start/finish lines on GPS tracks: crossing times, and finding a line from the path itself.
+
+A line is ``((lat1, lon1), (lat2, lon2))`` in degrees (WGS 84). Positions are projected onto a
+local plane (equirectangular around a reference point), which is accurate to well under a
+millimetre per metre over the few kilometres of a race track.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from .distance import EARTH_RADIUS_M
+
+logger = logging.getLogger(__name__)
+
+Line = tuple[tuple[float, float], tuple[float, float]]
+
+# Forward crossings closer together than this are one crossing (GPS jitter of a car standing on
+# the line); the last one of such a run is kept, because the lap starts when the car leaves.
+CROSSING_MERGE_S = 10.0
+# Path resampling step and search radius of the automatic line search, in metres.
+RESAMPLE_STEP_M = 5.0
+NEIGHBOUR_RADIUS_M = 12.0
+# Resampled points further apart than this along the path belong to different passes.
+PASS_SEPARATION_M = 100.0
+# Two passes go the same way when their headings differ by less than this, in degrees.
+HEADING_TOLERANCE_DEG = 45.0
+# The automatic line needs this many passes (two complete laps) at one place.
+MIN_PASSES = 3
+MAX_RESAMPLED_POINTS = 12_000
+CANDIDATE_BLOCK = 256
+
+
+class LocalPlane:
+    """Equirectangular projection to metres east (x) and north (y) of a reference point."""
+
+    def __init__(self, lat0_deg: float, lon0_deg: float) -> None:
+        self.lat0 = lat0_deg
+        self.lon0 = lon0_deg
+        self.kx = math.radians(1.0) * EARTH_RADIUS_M * math.cos(math.radians(lat0_deg))
+        self.ky = math.radians(1.0) * EARTH_RADIUS_M
+
+    def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (np.asarray(lon) - self.lon0) * self.kx, (np.asarray(lat) - self.lat0) * self.ky
+
+    def to_latlon(self, x: float, y: float) -> tuple[float, float]:
+        return self.lat0 + y / self.ky, self.lon0 + x / self.kx
+
+
+def line_crossings(elapsed_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, breaks: np.ndarray,
+                   line: Line) -> list[float]:
+    """Return the times (s) at which the path crosses ``line`` in its main direction.
+
+    Each crossing time is interpolated linearly between the two samples around it. The main
+    direction is the one the path crosses the line in most often; crossings the other way (a car
+    reversing, another part of the track) are ignored. Steps marked in ``breaks`` and steps
+    without positions are skipped. Forward crossings less than ``CROSSING_MERGE_S`` apart count
+    once, at the last of them.
+    """
+    if elapsed_s.size < 2:
+        return []
+    (lat1, lon1), (lat2, lon2) = line
+    plane = LocalPlane((lat1 + lat2) / 2.0, (lon1 + lon2) / 2.0)
+    x, y = plane.to_xy(lat, lon)
+    ax, ay = plane.to_xy(np.array(lat1), np.array(lon1))
+    bx, by = plane.to_xy(np.array(lat2), np.array(lon2))
+    sx, sy = float(bx - ax), float(by - ay)
+
+    px, py = x[:-1], y[:-1]
+    rx, ry = x[1:] - px, y[1:] - py
+    denom = rx * sy - ry * sx
+    ok = np.isfinite(denom) & (denom != 0) & ~breaks
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wx, wy = ax - px, ay - py
+        t = (wx * sy - wy * sx) / denom
+        u = (wx * ry - wy * rx) / denom
+        hit = ok & (t >= 0) & (t < 1) & (u >= 0) & (u <= 1)
+    idx = np.nonzero(hit)[0]
+    if idx.size == 0:
+        return []
+    sign = np.sign(denom[idx])
+    forward = 1.0 if np.count_nonzero(sign > 0) >= np.count_nonzero(sign < 0) else -1.0
+    idx = idx[sign == forward]
+    times = elapsed_s[idx] + t[idx] * (elapsed_s[idx + 1] - elapsed_s[idx])
+    return _merge_close(times.tolist(), CROSSING_MERGE_S)
+
+
+def _merge_close(times: list[float], window_s: float) -> list[float]:
+    """Keep the last time of each run of times that are less than ``window_s`` apart."""
+    out: list[float] = []
+    for time in times:
+        if out and time - out[-1] < window_s:
+            out[-1] = time
+        else:
+            out.append(time)
+    return out
+
+
+def find_start_line(elapsed_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, breaks: np.ndarray,
+                    half_width_m: float | None = None) -> Line | None:
+    """Return a start/finish line for a GPS track that repeats a circuit, or None.
+
+    The path is resampled every few metres. Each resampled point counts the separate passes of
+    the path within ``NEIGHBOUR_RADIUS_M`` heading the same way; the line goes across the mean
+    heading at the point with the most passes (ties go to the fastest such point, because start
+    lines sit on straights). It is None when no place is passed ``MIN_PASSES`` times.
+    """
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    if np.count_nonzero(finite) < 2:
+        return None
+    plane = LocalPlane(float(np.median(lat[finite])), float(np.median(lon[finite])))
+    x, y = plane.to_xy(lat, lon)
+    path = _resample_path(elapsed_s, x, y, finite, breaks)
+    if path is None:
+        return None
+    px, py, pt, prun, step_m = path
+    hx, hy = _unit_headings(px, py, prun)
+    radius = max(NEIGHBOUR_RADIUS_M, 2.0 * step_m)
+    speed = _path_speed(pt, prun, step_m)
+
+    passes, mean_speed = _count_passes(px, py, hx, hy, prun, speed, radius, step_m)
+    best_count = int(passes.max()) if passes.size else 0
+    if best_count < MIN_PASSES:
+        logger.debug("no automatic start line: at most %d passes at one place", best_count)
+        return None
+    tied = np.nonzero(passes == best_count)[0]
+    centre = int(tied[np.argmax(mean_speed[tied])])
+
+    near = _neighbours(px, py, hx, hy, centre, radius)
+    dx, dy = float(hx[near].sum()), float(hy[near].sum())
+    norm = math.hypot(dx, dy) or 1.0
+    dx, dy = dx / norm, dy / norm
+    nx, ny = -dy, dx
+    if half_width_m is None:
+        offsets = (px[near] - px[centre]) * nx + (py[near] - py[centre]) * ny
+        half_width_m = float(np.clip(np.abs(offsets).max() + 3.0, 6.0, radius + 3.0))
+    cx, cy = float(px[centre]), float(py[centre])
+    end1 = plane.to_latlon(cx - nx * half_width_m, cy - ny * half_width_m)
+    end2 = plane.to_latlon(cx + nx * half_width_m, cy + ny * half_width_m)
+    logger.debug("automatic start line at %.6f, %.6f with %d passes", *plane.to_latlon(cx, cy),
+                 best_count)
+    return end1, end2
+
+
+def _resample_path(elapsed_s, x, y, finite, breaks):
+    """Resample each unbroken run of positions every few metres along the path.
+
+    Returns ``(x, y, time, run, step_m)`` or None when the path is too short.
+    """
+    run_of_sample = np.concatenate(([0], np.cumsum(breaks))) if breaks.size else np.zeros(1, int)
+    idx = np.nonzero(finite)[0]
+    xs, ys, ts, runs = x[idx], y[idx], elapsed_s[idx], run_of_sample[idx]
+    seg = np.hypot(np.diff(xs), np.diff(ys))
+    seg[runs[1:] != runs[:-1]] = 0.0
+    total_m = float(seg.sum())
+    if total_m < 2 * NEIGHBOUR_RADIUS_M:
+        return None
+    step_m = max(RESAMPLE_STEP_M, total_m / MAX_RESAMPLED_POINTS)
+
+    out_x, out_y, out_t, out_run = [], [], [], []
+    starts = np.concatenate(([0], np.nonzero(runs[1:] != runs[:-1])[0] + 1, [idx.size]))
+    for run_id, (a, b) in enumerate(zip(starts[:-1], starts[1:])):
+        if b - a < 2:
+            continue
+        s = np.concatenate(([0.0], np.cumsum(seg[a:b - 1])))
+        if s[-1] < step_m:
+            continue
+        # Duplicate positions (a logger repeating its last fix) would break interpolation.
+        keep = np.concatenate(([True], np.diff(s) > 0))
+        grid = np.arange(0.0, s[-1], step_m)
+        out_x.append(np.interp(grid, s[keep], xs[a:b][keep]))
+        out_y.append(np.interp(grid, s[keep], ys[a:b][keep]))
+        out_t.append(np.interp(grid, s[keep], ts[a:b][keep]))
+        out_run.append(np.full(grid.size, run_id))
+    if not out_x:
+        return None
+    return (np.concatenate(out_x), np.concatenate(out_y), np.concatenate(out_t),
+            np.concatenate(out_run), step_m)
+
+
+def _unit_headings(px, py, prun):
+    """Return the unit direction of travel at each resampled point (central differences)."""
+    n = px.size
+    prev = np.arange(n) - 1
+    nxt = np.arange(n) + 1
+    prev[0] = 0
+    nxt[-1] = n - 1
+    prev = np.where(prun[prev] == prun, prev, np.arange(n))
+    nxt = np.where(prun[nxt] == prun, nxt, np.arange(n))
+    dx, dy = px[nxt] - px[prev], py[nxt] - py[prev]
+    norm = np.hypot(dx, dy)
+    norm[norm == 0] = 1.0
+    return dx / norm, dy / norm
+
+
+def _path_speed(pt, prun, step_m):
+    """Return the speed (m/s) at each resampled point from the time between neighbours."""
+    dt = np.gradient(pt) if pt.size > 1 else np.ones_like(pt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = np.where(dt > 0, step_m / dt, 0.0)
+    return speed
+
+
+def _count_passes(px, py, hx, hy, prun, speed, radius, step_m):
+    """Count, for every resampled point, the separate same-heading passes within ``radius``."""
+    n = px.size
+    cos_tol = math.cos(math.radians(HEADING_TOLERANCE_DEG))
+    separation = max(2, int(PASS_SEPARATION_M / step_m))
+    passes = np.zeros(n, dtype=np.int64)
+    mean_speed = np.zeros(n)
+    for start in range(0, n, CANDIDATE_BLOCK):
+        stop = min(n, start + CANDIDATE_BLOCK)
+        dx = px[start:stop, None] - px[None, :]
+        dy = py[start:stop, None] - py[None, :]
+        close = (dx * dx + dy * dy) < radius * radius
+        close &= (hx[start:stop, None] * hx[None, :] + hy[start:stop, None] * hy[None, :]) > cos_tol
+        rows, cols = np.nonzero(close)
+        if rows.size == 0:
+            continue
+        first = np.ones(rows.size, dtype=bool)
+        first[1:] = ((rows[1:] != rows[:-1]) | (cols[1:] - cols[:-1] > separation)
+                     | (prun[cols[1:]] != prun[cols[:-1]]))
+        counts = np.bincount(rows[first], minlength=stop - start)
+        passes[start:stop] = counts
+        speed_sum = np.bincount(rows, weights=speed[cols], minlength=stop - start)
+        members = np.bincount(rows, minlength=stop - start)
+        mean_speed[start:stop] = speed_sum / np.maximum(members, 1)
+    return passes, mean_speed
+
+
+def _neighbours(px, py, hx, hy, centre, radius):
+    cos_tol = math.cos(math.radians(HEADING_TOLERANCE_DEG))
+    close = np.hypot(px - px[centre], py - py[centre]) < radius
+    close &= (hx * hx[centre] + hy * hy[centre]) > cos_tol
+    return np.nonzero(close)[0]

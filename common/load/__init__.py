@@ -1,0 +1,1 @@
+"""The load stage: chunk messages into the samples table with binary COPY and a chunk ledger."""

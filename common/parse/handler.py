@@ -1,0 +1,79 @@
+"""Glue between a storage event and the parse stage, for the ``parse`` function."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import gcp
+from ..config import settings
+from ..db.connect import pool
+from ..errors import EventError
+from . import events
+from .stage import ParseOutcome, fail_unreadable, process
+
+logger = logging.getLogger(__name__)
+
+RESULTS_PREFIX = "results/"
+
+
+def handle_event(event_type: str, data) -> ParseOutcome | None:
+    """Parse the object an event names. Bad events and bad files are logged and acknowledged;
+    infrastructure faults raise so that the platform redelivers the event."""
+    try:
+        ref = events.resolve(event_type, data)
+    except EventError as exc:
+        logger.error("event ignored: %s", exc)
+        return None
+    log = {"object": ref.name, "bucket": ref.bucket, "generation": ref.generation}
+    if ref.event_type and ref.event_type not in events.FINALIZED_TYPES:
+        logger.info("event ignored: type %s is not a finalize event", ref.event_type, extra=log)
+        return None
+    if ref.name.endswith("/"):
+        return None
+    if ref.name.lower().endswith(".ldx"):
+        logger.info("sidecar file stored; it is read with the .ld file of the same name", extra=log)
+        return None
+    if ref.name.startswith(RESULTS_PREFIX):
+        return _handle_results(ref)
+
+    size = ref.size if ref.size is not None else gcp.object_size(ref.bucket, ref.name, ref.generation)
+    if size is None:
+        logger.warning("object no longer exists; event ignored", extra=log)
+        return None
+    limit = settings().max_upload_bytes
+    with pool().connection() as conn:
+        if size > limit:
+            session_id = gcp.hash_object(ref.bucket, ref.name, ref.generation)
+            reason = (f"{ref.name}: file is {size} bytes, over the limit of {limit} bytes "
+                      f"(MAX_UPLOAD_BYTES); split the log or raise the limit")
+            return fail_unreadable(conn, session_id, bucket=ref.bucket, name=ref.name,
+                                   generation=ref.generation, size=size, reason=reason)
+        data = gcp.download(ref.bucket, ref.name, ref.generation)
+        return process(
+            conn, data, bucket=ref.bucket, name=ref.name, generation=ref.generation,
+            publish=gcp.publish_chunks, sidecars=lambda: _sidecars(ref),
+        )
+
+
+def _sidecars(ref: events.ObjectRef) -> dict[str, bytes]:
+    stem = ref.name.rsplit(".", 1)[0]
+    found = {}
+    for suffix in (".ldx", ".LDX"):
+        data = gcp.download_if_exists(ref.bucket, stem + suffix)
+        if data is not None:
+            found[stem.rsplit("/", 1)[-1] + suffix] = data
+            break
+    return found
+
+
+def _handle_results(ref: events.ObjectRef) -> None:
+    try:
+        from ..results import store_results_bytes
+    except ImportError:
+        logger.error("race results are not supported by this build; object ignored",
+                     extra={"object": ref.name})
+        return None
+    data = gcp.download(ref.bucket, ref.name, ref.generation)
+    with pool().connection() as conn:
+        store_results_bytes(conn, data, ref.name)
+    return None
