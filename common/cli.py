@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "commands.ingest",
     "commands.inspect",
     "commands.db",
+    "packaging",
 )
 
 

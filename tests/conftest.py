@@ -63,3 +63,31 @@ def db(pg_url):
     conn = connect(pg_url)
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """The whole local stack (emulators, PostgreSQL, three functions), once per test run.
+
+    Its state and logs live in a temporary folder, so a developer's own stack is left alone.
+    The client variables (emulator hosts, project) are set in this process for the tests.
+    """
+    from common.local import stack
+
+    state_dir = tmp_path_factory.mktemp("stack")
+    previous = os.environ.get("SIMTEL_STATE_DIR")
+    os.environ["SIMTEL_STATE_DIR"] = str(state_dir)
+    state = stack.up(log=lambda *_: None)
+    saved = {k: os.environ.get(k) for k in state.env}
+    os.environ.update({k: v for k, v in state.env.items() if k != "DATABASE_URL"})
+    yield state
+    stack.down()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    if previous is None:
+        os.environ.pop("SIMTEL_STATE_DIR", None)
+    else:
+        os.environ["SIMTEL_STATE_DIR"] = previous

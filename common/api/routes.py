@@ -1,6 +1,6 @@
 """Import every endpoint module so that its routes register, and expose the dispatcher."""
 
-from . import sessions  # noqa: F401 - registers routes
+from . import sessions, telemetry  # noqa: F401 - registers routes
 from .app import dispatch
 
 

@@ -24,8 +24,11 @@ SNIFF_BYTES = 64 * 1024
 _READER_MODULES = (
     "motec_csv",
     "motec_ld",
+    "ibt",
     "racechrono",
     "aim_csv",
+    "vbo",
+    "trackaddict",
 )
 
 _readers: list[ModuleType] | None = None

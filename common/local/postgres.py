@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SimtelError
-from .procs import HOST, free_port, stop_pid, wait_for_port
+from .procs import HOST, free_port, stop_pid, track, wait_for_port
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin",)
 DB_NAME = "simtel"
@@ -87,13 +87,16 @@ def start_postgres(fast: bool = True, port: int | None = None) -> PostgresServer
     if fast:
         options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
     log = directory / "server.log"
+    log_handle = open(log, "ab")
     proc = subprocess.Popen(
         [str(binaries / "postgres"), "-D", str(data), *" ".join(options).split()],
         stdout=subprocess.DEVNULL,
-        stderr=open(log, "ab"),
+        stderr=log_handle,
         start_new_session=True,
         **user_kwargs,
     )
+    log_handle.close()
+    track(proc)
     try:
         wait_for_port(port, 30, "PostgreSQL", pid=proc.pid)
         _wait_ready(binaries, port)

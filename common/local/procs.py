@@ -5,11 +5,21 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 
 from ..errors import SimtelError
 
 HOST = "127.0.0.1"
+
+# Child processes started by this process, by pid, so that they are reaped when stopped.
+_children: dict[int, subprocess.Popen] = {}
+
+
+def track(proc: subprocess.Popen) -> int:
+    """Remember a child started in the background; return its pid."""
+    _children[proc.pid] = proc
+    return proc.pid
 
 
 def free_port() -> int:
@@ -75,6 +85,13 @@ def stop_pid(pid: int, timeout_s: float = 10.0, group: bool = True,
 
 
 def _reap(pid: int) -> None:
+    proc = _children.pop(pid, None)
+    if proc is not None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import SimtelError
 from .postgres import start_postgres
-from .procs import HOST, free_port, pid_alive, stop_pid, wait_for_port
+from .procs import HOST, free_port, pid_alive, stop_pid, track, wait_for_port
 
 PROJECT = "simtel-local"
 BUCKET = "simtel-raw"
@@ -96,11 +96,11 @@ def up(log=print) -> StackState:
     """Start the whole stack and wire it; return its state. Stops what it started on failure."""
     jar = _pubsub_jar()
     fake_gcs = _fake_gcs_binary()
-    directory = ROOT / ".simtel"
+    path = state_path()
+    directory = path.parent
     logs = directory / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     state = StackState(directory=str(directory))
-    path = state_path()
     try:
         pg = start_postgres()
         state.pids["postgres"] = pg.pid
@@ -243,7 +243,7 @@ def _spawn(args: list[str], log_path: Path, env: dict[str, str]) -> int:
     proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True, cwd=str(ROOT))
     log_file.close()
-    return proc.pid
+    return track(proc)
 
 
 def _migrate(url: str) -> None:

@@ -1,0 +1,321 @@
+"""Lap detection: boundaries, classification, per-lap statistics and producer lap times."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import Session
+from . import model
+from .boundaries import Boundaries, find_boundaries
+from .distance import cumulative_distance
+from .geometry import Line
+from .model import Lap
+from .signals import canonical_values, pit_status, sample_period_s, step_breaks, usable
+
+logger = logging.getLogger(__name__)
+
+# A flying lap in which the car stands still (below STOP_SPEED_KMH) for STOP_MIN_S or longer is
+# invalid: it stopped on track or in the pits without a pit-road channel to say so.
+STOP_SPEED_KMH = 5.0
+STOP_MIN_S = 10.0
+# A flying lap shorter than this share of the median flying lap is invalid (a false crossing).
+SHORT_LAP_SHARE = 0.5
+# Producer laps with a start time are matched to the detected lap starting within this many
+# seconds (or two sample periods, when that is longer).
+PRODUCER_MATCH_S = 1.0
+SPLIT_BEACONS_KEY = "split_beacons_s"
+
+
+@dataclass
+class _Span:
+    """A stretch of the recording between two boundaries, with its sample index range."""
+
+    start_s: float
+    end_s: float
+    starts_at_line: bool
+    ends_at_line: bool
+    first: int
+    stop: int
+    gap: bool
+
+
+class _Signals:
+    """The channels and derived arrays that classification and statistics read."""
+
+    def __init__(self, session: Session) -> None:
+        self.t = session.elapsed_s
+        self.breaks = step_breaks(session)
+        self.pit = pit_status(session)
+        speed = canonical_values(session, "speed")
+        self.speed = speed if usable(speed) else None
+        self.distance, self.distance_source = cumulative_distance(session)
+
+
+def detect_laps(session: Session, start_line: Line | None = None) -> list[Lap]:
+    """Split ``session`` into laps and classify each one.
+
+    ``start_line`` is ``((lat1, lon1), (lat2, lon2))`` in degrees; it replaces a line stored in
+    the file but not beacons, a lap-distance wrap or a lap-number column (see
+    ``common.laps.boundaries``). Raises ``ValueError`` for an invalid ``start_line``.
+    """
+    if session.sample_count == 0:
+        return []
+    bounds = find_boundaries(session, start_line)
+    signals = _Signals(session)
+    spans = _spans(signals, bounds.times_s)
+    numbers = _numbers(spans, bounds, signals.t)
+
+    laps = []
+    for number, span in zip(numbers, spans):
+        kind, valid, reason = _classify(span, signals)
+        lap = Lap(
+            number=number,
+            start_s=span.start_s,
+            end_s=span.end_s,
+            lap_time_s=round(span.end_s - span.start_s, 3),
+            distance_m=_distance(span, signals),
+            kind=kind,
+            valid=valid,
+            reason=reason,
+            max_speed_kmh=None,
+            mean_speed_kmh=None,
+            source=bounds.source,
+        )
+        lap.max_speed_kmh, lap.mean_speed_kmh = _speeds(span, signals, lap.distance_m)
+        if lap.valid:
+            _check_stop(lap, span, signals)
+        laps.append(lap)
+
+    _check_short(laps)
+    _attach_split_beacons(laps, session)
+    _attach_producer_laps(laps, session)
+    logger.debug("%s: %d laps from %s, distance from %s", session.file, len(laps), bounds.source,
+                 signals.distance_source)
+    return laps
+
+
+def lap_of_samples(elapsed_s: np.ndarray, laps: list[Lap]) -> np.ndarray:
+    """Return the lap number of each sample, or -1 for a sample outside every lap.
+
+    A lap holds the samples from its start up to but not including its end; the last lap also
+    holds the sample at its end.
+    """
+    out = np.full(elapsed_s.shape, -1, dtype=np.int64)
+    for k, lap in enumerate(laps):
+        if k == len(laps) - 1:
+            inside = (elapsed_s >= lap.start_s) & (elapsed_s <= lap.end_s)
+        else:
+            inside = (elapsed_s >= lap.start_s) & (elapsed_s < lap.end_s)
+        out[inside] = lap.number
+    return out
+
+
+def _spans(signals: _Signals, crossings_s: list[float]) -> list[_Span]:
+    t = signals.t
+    first, last = float(t[0]), float(t[-1])
+    crossings = [c for c in crossings_s if first <= c <= last]
+    edges: list[tuple[float, float, bool, bool]] = []
+    if not crossings:
+        edges.append((first, last, False, False))
+    else:
+        if crossings[0] > first:
+            edges.append((first, crossings[0], False, True))
+        edges.extend((a, b, True, True) for a, b in zip(crossings[:-1], crossings[1:]))
+        if crossings[-1] < last:
+            edges.append((crossings[-1], last, True, False))
+
+    spans = []
+    for k, (start, end, at_start, at_end) in enumerate(edges):
+        i0 = int(np.searchsorted(t, start, side="left"))
+        if k == len(edges) - 1:
+            i1 = int(np.searchsorted(t, end, side="right"))
+        else:
+            i1 = int(np.searchsorted(t, end, side="left"))
+        step_lo = max(0, int(np.searchsorted(t, start, side="right")) - 1)
+        step_hi = int(np.searchsorted(t, end, side="left"))
+        gap = bool(signals.breaks[step_lo:step_hi].any())
+        spans.append(_Span(start, end, at_start, at_end, i0, i1, gap))
+    return spans
+
+
+def _numbers(spans: list[_Span], bounds: Boundaries, t: np.ndarray) -> list[int]:
+    """Number the laps: as the source counts them when it can, otherwise 0 for a lap before
+    the first crossing and 1, 2, ... from the first crossing on."""
+    if bounds.first_number is not None:
+        return [bounds.first_number + k for k in range(len(spans))]
+    if bounds.counter is not None:
+        numbers = [_counter_at_end(span, bounds.counter) for span in spans]
+        if all(n is not None for n in numbers) and all(b > a for a, b in zip(numbers, numbers[1:])):
+            return [int(n) for n in numbers]
+        logger.info("lap counter does not number the detected laps in order; numbering them 0, 1, ...")
+    first = 1 if spans and spans[0].starts_at_line else 0
+    return list(range(first, first + len(spans)))
+
+
+def _counter_at_end(span: _Span, counter: np.ndarray) -> int | None:
+    """Return the counter's last value inside the span: a counter that lags the line still
+    shows this lap's number just before the next crossing."""
+    values = counter[span.first:span.stop]
+    values = values[np.isfinite(values)]
+    return int(values[-1]) if values.size else None
+
+
+def _classify(span: _Span, signals: _Signals) -> tuple[str, bool, str | None]:
+    """Return the kind, validity and reason of one span."""
+    pit = signals.pit
+    has_samples = span.stop > span.first
+    on_pit_start = pit is not None and has_samples and bool(pit[span.first])
+    on_pit_end = pit is not None and has_samples and bool(pit[span.stop - 1])
+    any_pit = pit is not None and has_samples and bool(pit[span.first:span.stop].any())
+
+    if not span.starts_at_line and not span.ends_at_line:
+        return model.PARTIAL, False, "no line crossing in the recording"
+    if span.gap:
+        return model.PARTIAL, False, "spans a recording gap"
+    if not span.starts_at_line:
+        if pit is None:
+            return model.OUT, False, "starts before the first line crossing"
+        if on_pit_start:
+            return model.OUT, False, "starts on pit road, before the first line crossing"
+        return model.PARTIAL, False, "recording starts mid-lap"
+    if not span.ends_at_line:
+        if pit is None:
+            return model.IN, False, "ends after the last line crossing"
+        if on_pit_end:
+            return model.IN, False, "ends on pit road, after the last line crossing"
+        return model.PARTIAL, False, "recording ends mid-lap"
+    if on_pit_start:
+        return model.OUT, False, "starts on pit road"
+    if any_pit:
+        return model.IN, False, "ends on pit road" if on_pit_end else "enters pit road"
+    return model.FLYING, True, None
+
+
+def _distance(span: _Span, signals: _Signals) -> float | None:
+    if signals.distance is None:
+        return None
+    at = np.interp([span.start_s, span.end_s], signals.t, signals.distance)
+    return float(at[1] - at[0])
+
+
+def _speeds(span: _Span, signals: _Signals, distance_m: float | None) -> tuple[float | None, float | None]:
+    """Return the lap's maximum and time-weighted mean speed in km/h.
+
+    Without a speed channel the maximum is None and the mean is the lap distance over the
+    lap's recorded time.
+    """
+    t = signals.t
+    lo, hi = span.first, span.stop
+    if signals.speed is None:
+        duration = _recorded_time(span, signals)
+        if distance_m is None or duration <= 0:
+            return None, None
+        return None, distance_m / duration * 3.6
+
+    v = signals.speed[lo:hi]
+    finite = np.isfinite(v)
+    if not finite.any():
+        return None, None
+    top = float(np.max(v[finite]))
+    if hi - lo < 2:
+        return top, float(v[finite][0])
+    dt = np.diff(t[lo:hi])
+    ok = np.isfinite(v[:-1]) & np.isfinite(v[1:]) & ~signals.breaks[lo:hi - 1]
+    if not ok.any() or dt[ok].sum() <= 0:
+        return top, float(np.mean(v[finite]))
+    area = float(np.sum(0.5 * (v[:-1][ok] + v[1:][ok]) * dt[ok]))
+    return top, area / float(dt[ok].sum())
+
+
+def _recorded_time(span: _Span, signals: _Signals) -> float:
+    """Return the span's duration in seconds minus the recording gaps inside it."""
+    t = signals.t
+    duration = span.end_s - span.start_s
+    if not span.gap:
+        return duration
+    step_lo = max(0, int(np.searchsorted(t, span.start_s, side="right")) - 1)
+    step_hi = int(np.searchsorted(t, span.end_s, side="left"))
+    steps = np.diff(t)[step_lo:step_hi]
+    return duration - float(steps[signals.breaks[step_lo:step_hi]].sum())
+
+
+def _check_stop(lap: Lap, span: _Span, signals: _Signals) -> None:
+    """Mark a flying lap invalid when the car stands still in it for ``STOP_MIN_S`` or longer."""
+    if signals.speed is None or span.stop - span.first < 2:
+        return
+    t = signals.t[span.first:span.stop]
+    slow = signals.speed[span.first:span.stop] < STOP_SPEED_KMH
+    longest = 0.0
+    run_start = None
+    for k in range(slow.size):
+        if slow[k] and run_start is None:
+            run_start = t[k]
+        elif not slow[k] and run_start is not None:
+            longest = max(longest, t[k - 1] - run_start)
+            run_start = None
+    if run_start is not None:
+        longest = max(longest, t[-1] - run_start)
+    if longest >= STOP_MIN_S:
+        lap.valid = False
+        lap.reason = f"stands still for {longest:.0f} s"
+
+
+def _check_short(laps: list[Lap]) -> None:
+    flying = [lap.lap_time_s for lap in laps if lap.kind == model.FLYING and lap.valid]
+    if len(flying) < 3:
+        return
+    limit = SHORT_LAP_SHARE * float(np.median(flying))
+    for lap in laps:
+        if lap.kind == model.FLYING and lap.valid and lap.lap_time_s < limit:
+            lap.valid = False
+            lap.reason = "shorter than half the median lap time"
+
+
+def _attach_split_beacons(laps: list[Lap], session: Session) -> None:
+    """Fill sector times from split markers inside laps that start and end at the line.
+
+    ``metadata.extra["split_beacons_s"]`` lists split marker times in seconds on the file's
+    time axis, for formats that tell split beacons apart from lap beacons.
+    """
+    splits = session.metadata.extra.get(SPLIT_BEACONS_KEY)
+    if not splits:
+        return
+    times = sorted(float(s) - session.time_offset_s for s in splits)
+    for lap in laps:
+        if lap.kind != model.FLYING or lap.sector_times_s:
+            continue
+        inside = [s for s in times if lap.start_s < s < lap.end_s]
+        if not inside:
+            continue
+        edges = [lap.start_s, *inside, lap.end_s]
+        lap.sector_times_s = [round(b - a, 3) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _attach_producer_laps(laps: list[Lap], session: Session) -> None:
+    """Store each producer lap time (and its sector times) on the detected lap it describes.
+
+    A producer lap with a start time (seconds on the file's time axis) matches the lap starting
+    closest to it, within ``PRODUCER_MATCH_S``; one without a start time matches by number.
+    """
+    if not session.producer_laps or not laps:
+        return
+    tolerance = max(PRODUCER_MATCH_S, 2.0 * sample_period_s(session.elapsed_s))
+    for producer in session.producer_laps:
+        target = None
+        if producer.start_s is not None:
+            start = producer.start_s - session.time_offset_s
+            nearest = min(laps, key=lambda lap: abs(lap.start_s - start))
+            if abs(nearest.start_s - start) <= tolerance:
+                target = nearest
+        else:
+            target = next((lap for lap in laps if lap.number == producer.number), None)
+        if target is None:
+            logger.info("%s: producer lap %d (%.3f s) matches no detected lap", session.file,
+                        producer.number, producer.lap_time_s)
+            continue
+        target.producer_lap_time_s = producer.lap_time_s
+        if producer.sector_times_s and not target.sector_times_s:
+            target.sector_times_s = list(producer.sector_times_s)

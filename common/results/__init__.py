@@ -1,0 +1,21 @@
+"""iRacing Data API results and lap data: parsing, and storage in the ir_* tables."""
+
+from .jsonio import load_payload
+from .laps import parse_laps
+from .model import DriverResult, Lap, LapData, Simsession, SubsessionResult, TeamResult
+from .parse import parse_results
+from .store import store_laps, store_results
+
+__all__ = [
+    "DriverResult",
+    "Lap",
+    "LapData",
+    "Simsession",
+    "SubsessionResult",
+    "TeamResult",
+    "load_payload",
+    "parse_laps",
+    "parse_results",
+    "store_laps",
+    "store_results",
+]
