@@ -6,8 +6,8 @@ Layout, all little-endian:
   and offset, variable count, variable-header offset, buffer count, record length, then four
   buffer descriptors (tick count, offset). A disk file has exactly one buffer, the records.
 - Disk sub-header (32 bytes): session start as a Unix time, start and end session time (s), lap
-  count and record count. The live shared memory of the simulator has the same main header but
-  no disk sub-header and three rotating buffers, so a dump of it is rejected.
+  count and record count. The simulator's live shared memory has the same main header but no
+  disk sub-header and several rotating buffers, so a dump of it is rejected.
 - Variable headers (144 bytes each): type (char, bool, int, bitfield, float, double), offset in
   the record, element count, a flag that marks arrays of sub-tick samples, name, description, unit.
 - Session info: YAML-like text, parsed by ``iracing_session``.
@@ -146,6 +146,7 @@ def _check_header(data: bytes, name: str) -> tuple:
         raise ParseError(name, "not an iRacing .ibt file (or a fragment of one)", offset=0,
                          field="header version", expected="version 1 or 2",
                          found=f"{version} (first bytes {data[:8]!r})")
+
     if buffers != 1 or var_at < _DISK_HEADERS_SIZE:
         raise ParseError(name, "a dump of the live iRacing telemetry memory, not a disk .ibt file",
                          offset=_HEADER.size, field="buffer count / disk sub-header",
