@@ -25,6 +25,7 @@ _READER_MODULES = (
     "motec_csv",
     "motec_ld",
     "ibt",
+    "gpx",
     "racechrono",
     "aim_csv",
     "vbo",
