@@ -36,4 +36,4 @@ def utc_from_unix(seconds: float) -> dt.datetime | None:
     """
     if not math.isfinite(seconds) or not 631_152_000 <= seconds <= 4_102_444_800:
         return None
-    return dt.datetime.fromtimestamp(round(seconds, 6), tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(round(seconds, 6), tz=dt.UTC)

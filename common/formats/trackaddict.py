@@ -6,7 +6,7 @@ names ("Speed (Km/h)", "Altitude (ft)"), then one row per sample at an irregular
 comment lines sit between the data rows: "# Lap N: HH:MM:SS.fff" when lap N ends, and events
 such as "# Pit Lane Entry", "# Pit Lane Exit" and "# Session End".
 
-A name ending in a parenthesised unit becomes the name before it and that unit; a parenthesised
+A name ending in a parenthesised unit becomes the name before it and that unit. A parenthesised
 word that is not a unit ("Brake (calculated)") stays part of the name. "Time" (seconds since the
 start) is the time axis and "UTC Time" (Unix time) gives the start time. Events are stored in
 ``Metadata.extra["events"]`` with the "Time" value of the last data row before them.
@@ -32,7 +32,7 @@ _HEADER_ROW = re.compile(rb'(?m)^"?Time"?\s*,\s*"?UTC Time"?\s*,')
 _PRODUCER = re.compile(r"^RaceRender Data:\s*(?P<app>.+?)(?:\s+on\s+(?P<os>[^\[(]+?))?"
                        r"(?:\s*\[(?P<device>[^\]]*)\])?(?:\s*\((?P<mode>[^)]*)\))?\s*$")
 _END_POINT = re.compile(r"^(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*(?:@\s*(-?\d+(?:\.\d+)?)\s*deg)?")
-_LAP = re.compile(r"^Lap\s+(\d+)\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_LAP = re.compile(r"^Lap\s+(\d+)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _UNIT_SUFFIX = re.compile(r"^(?P<name>.*\S)\s*\((?P<unit>[^()]*)\)$")
 _HEADER_SCAN_LINES = 200
 
@@ -93,8 +93,8 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     rows_dropped: dict[str, int] = {}
     keep = _last_of_equal_times(time)
     if not keep.all():
-        # TrackAddict writes a second row at the same time when a GPS fix arrives; the later row
-        # holds the new fix and the earlier one the previous fix.
+        # TrackAddict writes a second row at the same time when a GPS fix arrives. The later row
+        # contains the new fix and the earlier one the previous fix.
         rows_dropped["superseded by a row with the same time"] = int(np.count_nonzero(~keep))
         columns = [c[keep] for c in columns]
         by_header = dict(zip(header, columns))

@@ -353,7 +353,7 @@ def _start_time(match: re.Match | None, clock: np.ndarray) -> dt.datetime | None
             day += dt.timedelta(days=1)
         elif first - header_clock > 43200:
             day -= dt.timedelta(days=1)
-    midnight = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.timezone.utc)
+    midnight = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
     return midnight + dt.timedelta(seconds=round(first, 6))
 
 

@@ -48,7 +48,7 @@ def check_damaged(data: bytes, name: str) -> None:
             parse(damaged, name)
         except ParseError:
             pass
-        except Exception as exc:  # noqa: BLE001 - the assertion names the unexpected error
+        except Exception as exc:
             raise AssertionError(f"{name}, {description}: raised {type(exc).__name__}: {exc}") from exc
         elapsed = time.perf_counter() - started
         assert elapsed < MAX_SECONDS, f"{name}, {description}: took {elapsed:.1f} s"

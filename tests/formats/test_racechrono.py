@@ -30,7 +30,7 @@ CASES = [
             "comment": "Started 2nd finished 2nd",
             "producer": "RaceChrono Pro v9.1.3",
             # timestamp 1676148521.023 on line 13 (date -u -d @1676148521.023).
-            "start_time": dt.datetime(2023, 2, 11, 20, 48, 41, 23000, tzinfo=dt.timezone.utc),
+            "start_time": dt.datetime(2023, 2, 11, 20, 48, 41, 23000, tzinfo=dt.UTC),
         },
         "extra": {"session_title": "Race 2", "format": "3", "partial_laps": [5, 7],
                   "sources": {"100": "gps", "200": "canbus"}},
