@@ -12,8 +12,8 @@ sources (``speed`` from gps, calc and canbus); those columns become channels nam
 "speed (gps)", "speed (calc)" and "speed (canbus)", each with the source as its group.
 
 The time axis is ``elapsed_time`` (seconds since the session started), so a file that holds only
-a fragment of a session keeps its place in the session; ``timestamp`` (Unix time, UTC) gives the
-start time. A lap whose first row and the next lap's first row are both in the file becomes a
+a fragment of a session keeps its place in the session. ``timestamp`` (Unix time, UTC) gives the
+start time, and is the time axis when ``elapsed_time`` is missing or empty. A lap whose first row and the next lap's first row are both in the file becomes a
 producer lap: RaceChrono writes a row at each start-line crossing, so the lap time is the
 difference of those two rows' ``elapsed_time``.
 """
@@ -67,7 +67,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     columns, rows = read_numeric_block(body, header.data_start, header.data_line, header.columns, ",",
                                        name)
     by_name = dict(zip(header.raw_names, columns))
-    if _TIME_COLUMN in by_name:
+    if _TIME_COLUMN in by_name and np.isfinite(by_name[_TIME_COLUMN]).any():
         time = by_name[_TIME_COLUMN]
     elif _CLOCK_COLUMN in by_name:
         time = by_name[_CLOCK_COLUMN]

@@ -34,6 +34,8 @@ _PRODUCER = re.compile(r"^RaceRender Data:\s*(?P<app>.+?)(?:\s+on\s+(?P<os>[^\[(
 _END_POINT = re.compile(r"^(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*(?:@\s*(-?\d+(?:\.\d+)?)\s*deg)?")
 _LAP = re.compile(r"^Lap\s+(\d+)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _UNIT_SUFFIX = re.compile(r"^(?P<name>.*\S)\s*\((?P<unit>[^()]*)\)$")
+# A trailing source tag such as "*OBD" after the unit ("Engine Speed (RPM) *OBD").
+_SOURCE_TAG = re.compile(r"^(?P<rest>.*\S)\s+\*(?P<tag>\w+)$")
 _HEADER_SCAN_LINES = 200
 
 _TIME_COLUMN = "Time"
@@ -104,8 +106,8 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     for raw, channel_name, values in zip(header, _channel_names(header), columns):
         if raw in (_TIME_COLUMN, _CLOCK_COLUMN):
             continue
-        unit = _split_unit(raw)[1]
-        channel = SourceChannel(name=channel_name, unit=unit, values=values)
+        _, unit, group = _split_name(raw)
+        channel = SourceChannel(name=channel_name, unit=unit, values=values, group=group)
         if raw in _DISCRETE_COLUMNS:
             channel.kind = DISCRETE
         channels.append(channel)
@@ -233,7 +235,7 @@ def _channel_names(header: list[str]) -> list[str]:
     names = []
     taken: set[str] = set()
     for raw in header:
-        name = _split_unit(raw)[0]
+        name = _split_name(raw)[0]
         if name in taken:
             name = raw.strip()
         names.append(name)
@@ -241,15 +243,24 @@ def _channel_names(header: list[str]) -> list[str]:
     return _dedupe(names)
 
 
-def _split_unit(header: str) -> tuple[str, str]:
-    """Split "Speed (Km/h)" into ("Speed", "Km/h"); keep a parenthesised non-unit in the name."""
-    m = _UNIT_SUFFIX.match(header.strip())
+def _split_name(header: str) -> tuple[str, str, str | None]:
+    """Split "Speed (Km/h)" into name, unit and source tag: ("Speed", "Km/h", None).
+
+    A parenthesised word that is not a unit stays in the name. A unit is one the channel table
+    knows or a short token without spaces ("V").
+    """
+    text = header.strip()
+    group = None
+    tagged = _SOURCE_TAG.match(text)
+    if tagged:
+        text, group = tagged.group("rest"), tagged.group("tag")
+    m = _UNIT_SUFFIX.match(text)
     if not m:
-        return header.strip(), ""
+        return text, "", group
     unit = m.group("unit").strip()
     if normalize_unit(unit) is not None or (0 < len(unit) <= 4 and " " not in unit):
-        return m.group("name").strip(), unit
-    return header.strip(), ""
+        return m.group("name").strip(), unit, group
+    return text, "", group
 
 
 def _dedupe(names: list[str]) -> list[str]:

@@ -45,6 +45,8 @@ _CREATED = re.compile(r"file created on\s+(\d{1,2})/(\d{1,2})/(\d{2,4})(?:\s*@\s
 _DATE_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2,4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _COMMENT_PAIR = re.compile(r"^([^:]+?)\s*:\s*(.*)$")
 
+_BLOCK_ROWS = 50_000
+
 _LAT_NAMES = {"lat", "latitude"}
 _LON_NAMES = {"long", "longitude", "lng", "lon"}
 
@@ -111,7 +113,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
         channels.append(channel)
 
     metadata = _metadata(layout, clock, name)
-    _read_laptiming(layout, position, metadata, warnings, name)
+    _read_laptiming(layout, position, metadata, name)
     return ParsedLog(
         file=name,
         format=FORMAT,
@@ -216,49 +218,62 @@ def _apply_units(names: list[str], units: list[str], listed: list[str], warnings
 
 def _read_data(body: bytes, layout: _Layout, names: list[str],
                name: str) -> tuple[np.ndarray, int, dict[str, int]]:
-    """Return the samples as a (rows, channels) float64 array, the row count and dropped rows."""
+    """Return the samples as a (rows, channels) float64 array, the row count and dropped rows.
+
+    Rows are converted in blocks of ``_BLOCK_ROWS`` so that the text tokens of a large file are
+    never all in memory at once.
+    """
     assert layout.data_start is not None
-    text = body[layout.data_start:].decode("latin-1")
-    lines = text.splitlines()
+    lines = body[layout.data_start:].decode("latin-1").splitlines()
     width = len(names)
-    rows: list[list[str]] = []
-    first_lines: list[int] = []
+    blocks: list[np.ndarray] = []
+    tokens: list[str] = []
+    numbers: list[int] = []
     dropped: dict[str, int] = {}
     last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
     for i, line in enumerate(lines):
-        tokens = line.split()
-        if not tokens:
+        row = line.split()
+        if not row:
             continue
-        if tokens[0].startswith("["):
+        if row[0].startswith("["):
             break
-        if len(tokens) != width:
-            if i == last and len(tokens) < width:
+        if len(row) != width:
+            if i == last and len(row) < width:
                 # A log cut off while writing its last row: keep everything before it.
                 dropped["truncated last row"] = 1
                 break
             raise ParseError(name, "wrong number of values", line=layout.data_line + i,
-                             expected=f"{width} space-separated values", found=f"{len(tokens)}")
-        rows.append(tokens)
-        first_lines.append(layout.data_line + i)
-    if not rows:
+                             expected=f"{width} space-separated values", found=f"{len(row)}")
+        tokens.extend(row)
+        numbers.append(layout.data_line + i)
+        if len(numbers) == _BLOCK_ROWS:
+            blocks.append(_to_block(tokens, numbers, names, name))
+            tokens, numbers = [], []
+    if numbers:
+        blocks.append(_to_block(tokens, numbers, names, name))
+    if not blocks:
         raise ParseError(name, "no data rows", line=layout.data_line, expected="one row per sample",
                          found="none")
+    values = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return values, int(values.shape[0]), dropped
+
+
+def _to_block(tokens: list[str], numbers: list[int], names: list[str], name: str) -> np.ndarray:
+    """Convert the tokens of whole rows to a (rows, channels) array; name the first bad value."""
     try:
-        values = np.array(rows, dtype=np.float64)
+        return np.array(tokens, dtype=np.float64).reshape(len(numbers), len(names))
     except ValueError:
-        _raise_bad_value(rows, first_lines, names, name)
-        raise
-    return values, len(rows), dropped
-
-
-def _raise_bad_value(rows: list[list[str]], lines: list[int], names: list[str], name: str) -> None:
-    for tokens, number in zip(rows, lines):
-        for token, channel in zip(tokens, names):
+        pass
+    width = len(names)
+    for k, number in enumerate(numbers):
+        for token, channel in zip(tokens[k * width:(k + 1) * width], names):
             try:
                 float(token)
             except ValueError:
                 raise ParseError(name, "value is not a number", line=number, field=channel,
                                  expected="a number", found=repr(token)) from None
+    raise ParseError(name, "values are not numbers", line=numbers[0], expected="numbers",
+                     found="a value that numpy cannot read")
 
 
 def _clock_seconds(hhmmss: np.ndarray) -> np.ndarray:
@@ -357,8 +372,7 @@ def _start_time(match: re.Match | None, clock: np.ndarray) -> dt.datetime | None
     return midnight + dt.timedelta(seconds=round(first, 6))
 
 
-def _read_laptiming(layout: _Layout, position: dict[str, np.ndarray], md: Metadata,
-                    warnings: list[str], name: str) -> None:
+def _read_laptiming(layout: _Layout, position: dict[str, np.ndarray], md: Metadata, name: str) -> None:
     """Store start and split lines as pairs of ``[lat, lon]`` points in degrees in ``md.extra``."""
     reference = None
     lat, lon = position.get("lat"), position.get("lon")

@@ -141,3 +141,19 @@ def test_racechrono_no_header_rejected():
 def test_racechrono_damaged_copies():
     data = corpus_file(CASES[0]["file"]).read_bytes()
     check_damaged(data, "racechrono.csv")
+
+
+def test_racechrono_timestamp_when_no_elapsed():
+    text = (
+        "This file is created using RaceChrono Pro v9.1.3 ( http://racechrono.com/ ).\n"
+        "Format,3\n\n"
+        "timestamp,fragment_id,lap_number,elapsed_time,speed\n"
+        "unix time,,,s,km/h\n"
+        ",,,,100: gps\n"
+        "1700000000.0,0,1,,10.0\n"
+        "1700000000.5,0,1,,20.0\n"
+    )
+    session = parse(text.encode(), "noelapsed.csv")
+    assert session.elapsed_s == pytest.approx([0.0, 0.5])
+    assert session.time_offset_s == pytest.approx(1700000000.0)
+    assert session.metadata.start_time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)

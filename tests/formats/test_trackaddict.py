@@ -151,3 +151,17 @@ def test_trackaddict_text_value_rejected():
 
 def test_trackaddict_damaged_copies():
     check_damaged(corpus_file(CORPUS).read_bytes(), "trackaddict.csv")
+
+
+def test_trackaddict_source_tag_and_units():
+    text = (
+        b'"Time","UTC Time","Lap","Engine Speed (RPM) *OBD","Throttle Position (%) *OBD","Battery (V)"\n'
+        b"0.000,1559734111.000,0,3000,25.0,13.8\n"
+        b"0.100,1559734111.100,0,3100,50.0,13.9\n"
+    )
+    session = parse(text, "obd.csv")
+    rpm = session.channel("engine_rpm")
+    assert rpm.source_name == "Engine Speed"
+    assert rpm.group == "OBD"
+    assert session.channel("throttle").values[1] == pytest.approx(0.5)
+    assert session.channel("Battery").source_unit == "V"

@@ -197,3 +197,49 @@ def test_vbo_text_value_rejected():
 def test_vbo_damaged_copies():
     for rel in (VBOX, RACEBOX):
         check_damaged(corpus_file(rel).read_bytes(), rel.rsplit("/", 1)[1])
+
+
+def test_vbo_names_from_header_only():
+    text = (
+        "File created on 05/06/2021 @ 09:00:00\r\n\r\n[header]\r\nsatellites\r\ntime\r\nlatitude\r\n"
+        "longitude\r\nvelocity kmh\r\nLong accel g\r\n\r\n[data]\r\n"
+        "008 090000.00 +03000.00000 -00060.00000 036.000 +0.50\r\n"
+        "008 090000.10 +03000.00000 -00060.00000 037.000 +0.25\r\n"
+    )
+    session = parse(text.encode(), "noheadernames.vbo")
+    assert [ch.source_name for ch in session.channels] == ["satellites", "latitude", "longitude", "velocity",
+                                                          "Long_accel"]
+    assert session.channel("speed").source_unit == "km/h"
+    assert session.channel("longitudinal_accel").values[1] == pytest.approx(0.25)
+    # -60 minutes of longitude is 1 degree east.
+    assert session.channel("longitude").values[0] == pytest.approx(1.0)
+
+
+def test_vbo_units_one_per_channel():
+    text = (
+        "File created on 05/06/2021 @ 09:00:00\r\n\r\n[header]\r\ntime\r\nOilTemp\r\nSpeedCAN\r\n\r\n"
+        "[channel units]\r\ns\r\n°F\r\nmph\r\n\r\n"
+        "[column names]\r\ntime OilTemp SpeedCAN\r\n\r\n[data]\r\n"
+        "090000.00 212.0 10.0\r\n090000.10 213.8 11.0\r\n"
+    )
+    session = parse(text.encode("cp1252"), "units.vbo")
+    units = {ch.source_name: ch.source_unit for ch in session.channels}
+    assert units == {"OilTemp": "°F", "SpeedCAN": "mph"}
+    assert session.warnings == []
+
+
+def test_vbo_laptiming_longitude_first():
+    # The same start line written longitude first: the order nearer the recorded positions wins.
+    text = (
+        "File created on 05/06/2021 @ 09:00:00\r\n\r\n[header]\r\ntime\r\nlatitude\r\nlongitude\r\n\r\n"
+        "[laptiming]\r\nStart  +00060.00000 +03000.00000 +00060.00060 +03000.00060 \u00ac Start / Finish\r\n\r\n"
+        "[column names]\r\ntime lat long\r\n\r\n[data]\r\n"
+        "090000.00 +03000.00100 +00060.00100\r\n090000.10 +03000.00200 +00060.00200\r\n"
+    )
+    session = parse(text.encode("cp1252"), "lonfirst.vbo")
+    (lat1, lon1), (lat2, lon2) = session.metadata.extra["start_line"]
+    assert lat1 == pytest.approx(50.0)
+    assert lon1 == pytest.approx(-1.0)
+    assert lat2 == pytest.approx(3000.0006 / 60)
+    assert lon2 == pytest.approx(-60.0006 / 60)
+    assert session.metadata.extra["start_line_name"] == "Start / Finish"
