@@ -26,6 +26,7 @@ _READER_MODULES = (
     "motec_ld",
     "ibt",
     "gpx",
+    "nmea",
     "racechrono",
     "aim_csv",
     "vbo",
