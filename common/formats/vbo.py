@@ -350,6 +350,8 @@ def _metadata(layout: _Layout, clock: np.ndarray, name: str) -> Metadata:
 
 def _start_time(match: re.Match | None, clock: np.ndarray) -> dt.datetime | None:
     """Combine the header date (day first) with the first sample's UTC clock time."""
+    # NOTE: the sample files seen so far have dates that read either way (01/03/2016, 11/04/2026),
+    # so day first follows Racelogic's UK convention without a file that confirms it.
     finite = clock[np.isfinite(clock)]
     if match is None or not finite.size:
         return None
