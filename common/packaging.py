@@ -1,6 +1,6 @@
 """Deployable zips of the three Cloud Functions, and the ``simtel package`` command.
 
-Each zip holds what the Python 3.11 runtime needs at its root: the function's ``main.py``, the
+Each zip contains what the Python 3.11 runtime needs at its root: the function's ``main.py``, the
 shared ``common/`` package and the project's ``requirements.txt``. The build is deterministic:
 entries are sorted, every entry has the same timestamp and permissions, and caches are left out,
 so the same source files give the same bytes (with the same zlib version) and the same
@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"
 DEFAULT_OUT_DIR = Path("dist") / "functions"
 # Hex digits of the SHA-256 kept in the file name: 48 bits, enough to tell builds apart.
 HASH_PREFIX_CHARS = 12
-# The earliest date a zip entry can carry; zip timestamps have no time zone.
+# The earliest date a zip entry can carry. Zip timestamps have no time zone.
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # rw-r--r-- regular file, in the high 16 bits of external_attr as zip tools on Unix expect.
 FILE_MODE = 0o100644 << 16
@@ -40,11 +40,11 @@ COMPRESS_LEVEL = 9
 
 _EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
-_ZIP_NAME = re.compile(r"^(?P<name>[a-z]+)-[0-9a-f]{%d}\.zip$" % HASH_PREFIX_CHARS)
+_ZIP_NAME = re.compile(rf"^(?P<name>[a-z]+)-[0-9a-f]{{{HASH_PREFIX_CHARS}}}\.zip$")
 
 
 def source_root() -> Path:
-    """Return the source checkout that holds ``functions/``, ``common/`` and ``requirements.txt``."""
+    """Return the source checkout that contains ``functions/``, ``common/`` and ``requirements.txt``."""
     return Path(__file__).resolve().parent.parent
 
 
@@ -130,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "package",
         help="build the deployable zip of each Cloud Function",
-        description="Build parse, load and api zips named <name>-<sha256 prefix>.zip, each holding "
+        description="Build parse, load and api zips named <name>-<sha256 prefix>.zip, each containing "
         "main.py, common/ and requirements.txt, plus manifest.json for Terraform.",
     )
     parser.add_argument(
