@@ -16,8 +16,8 @@ What becomes a channel:
   It is discrete, so that later stages can see where one segment ends and never join two.
 
 Times are seconds from the first kept point. A time without a zone is read as UTC, as the GPX
-schema requires. A point without a time is dropped and counted: its position alone cannot say
-when the point was passed. Waypoints and routes are not telemetry and are ignored.
+schema requires. A point without a time is dropped and counted, because its position alone does
+not tell when the point was passed. Waypoints and routes are not telemetry and are ignored.
 """
 
 from __future__ import annotations
@@ -134,6 +134,9 @@ def _parse_xml(data: bytes, name: str) -> ET.Element:
         line, column = exc.position
         raise ParseError(name, f"invalid XML: {exc}", line=line, field=f"column {column}",
                          expected="a well-formed GPX document") from exc
+    except LookupError as exc:
+        raise ParseError(name, f"unknown text encoding in the XML declaration: {exc}",
+                         expected="an encoding such as UTF-8 or ISO-8859-1") from exc
 
 
 def _point(point: ET.Element, segment: int, dropped: dict[str, int]):

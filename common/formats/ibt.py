@@ -191,6 +191,7 @@ def _read_variables(data: bytes, name: str, var_at: int, var_count: int, record_
                          found=f"{max(0, len(data) - var_at)} bytes")
     variables: list[_Var] = []
     seen: set[str] = set()
+    used = 0
     for i in range(var_count):
         at = var_at + i * _VAR.size
         var_type, offset, count, as_time, raw_name, raw_desc, raw_unit = _VAR.unpack_from(data, at)
@@ -204,6 +205,12 @@ def _read_variables(data: bytes, name: str, var_at: int, var_count: int, record_
             raise ParseError(name, f"variable {var_name!r} lies outside the record", offset=at,
                              expected=f"offset + size within {record_len} bytes",
                              found=f"offset {offset}, {count} x {size} bytes")
+        used += size * count
+        if used > record_len:
+            # Variables never overlap, so a larger total is damage and could claim huge memory.
+            raise ParseError(name, "variables claim more bytes than a record holds", offset=at,
+                             expected=f"at most {record_len} bytes per record",
+                             found=f"{used} bytes up to variable {var_name!r}")
         if var_name in seen:
             var_name = f"{var_name} #{i}"
         seen.add(var_name)
@@ -253,10 +260,11 @@ def _records(data: bytes, name: str, variables: list[_Var], records_at: int, rec
 def _time_axis(records: np.ndarray, variables: list[_Var], tick_rate: int, rows: int) -> np.ndarray:
     """Return the session time (s) of each record, from SessionTime, SessionTick or the row index."""
     names = {v.name: v for v in variables}
-    if _TIME_VAR in names and names[_TIME_VAR].count == 1:
-        return records[_TIME_VAR].astype(np.float64)
-    if _TICK_VAR in names and names[_TICK_VAR].count == 1:
-        return records[_TICK_VAR].astype(np.float64) / tick_rate
+    with np.errstate(invalid="ignore"):
+        if _TIME_VAR in names and names[_TIME_VAR].count == 1:
+            return records[_TIME_VAR].astype(np.float64)
+        if _TICK_VAR in names and names[_TICK_VAR].count == 1:
+            return records[_TICK_VAR].astype(np.float64) / tick_rate
     return np.arange(rows, dtype=np.float64) / tick_rate
 
 
@@ -283,7 +291,9 @@ def _channels(records: np.ndarray, variables: list[_Var], warnings: list[str]) -
         else:
             parts = [(f"{var.name}[{i}]", column[:, i]) for i in range(var.count)]
         for channel_name, raw in parts:
-            values = raw.astype(np.float64)
+            # Damaged bytes can form signalling NaNs, which raise "invalid value" while cast.
+            with np.errstate(invalid="ignore"):
+                values = raw.astype(np.float64)
             if var.type in (_FLOAT, _DOUBLE):
                 values[~np.isfinite(values)] = np.nan
             if var.name in _INVERTED:

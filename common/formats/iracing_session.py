@@ -116,10 +116,13 @@ def _load(document: str, file: str) -> Any:
         return yaml.safe_load(repair_yaml(document))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ParseError(file, f"invalid session-info YAML: {problem}",
                          line=mark.line + 1 if mark is not None else None,
                          expected="YAML key: value lines") from exc
+    except RecursionError as exc:
+        raise ParseError(file, "session-info YAML nests too deeply", expected="YAML key: value lines",
+                         found="deeply nested brackets") from exc
 
 
 @dataclass

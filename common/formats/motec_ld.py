@@ -62,6 +62,8 @@ _DTYPES = {
 }
 
 _LDX_SUFFIX = ".ldx"
+# Beyond this many decimal places (either way) the scaling field is damage, not a real setting.
+_MAX_DECIMAL_PLACES = 30
 
 
 def sniff(head: bytes, name: str) -> float:
@@ -133,6 +135,7 @@ def _read_channels(data: bytes, name: str, first: int, warnings: list[str]) -> l
     channels: list[SourceChannel] = []
     seen: set[int] = set()
     names: dict[str, int] = {}
+    sample_bytes = 0
     pointer = first
     while pointer:
         if pointer in seen:
@@ -154,10 +157,19 @@ def _read_channels(data: bytes, name: str, first: int, warnings: list[str]) -> l
             warnings.append(f"{where}: skipped, sample rate 0 Hz")
         elif scale == 0:
             warnings.append(f"{where}: skipped, scale factor 0")
+        elif abs(dec) > _MAX_DECIMAL_PLACES:
+            warnings.append(f"{where}: skipped, invalid decimal places {dec}")
         elif count == 0:
             warnings.append(f"{where}: skipped, no samples")
         else:
             raw = _samples(data, data_offset, count, dtype, where, warnings)
+            # Channels never share sample data, so together they cannot hold more bytes than the
+            # file. A damaged file that claims more would otherwise make this loop use gigabytes.
+            sample_bytes += raw.nbytes
+            if sample_bytes > len(data):
+                raise ParseError(name, "channels claim more sample data than the file holds",
+                                 offset=pointer, expected=f"at most {len(data)} bytes of samples",
+                                 found=f"{sample_bytes} bytes by channel {channel_name!r}")
             values = _scale(raw, shift, mul, scale, dec)
             values[~np.isfinite(values)] = np.nan
             times = np.arange(values.size, dtype=np.float64) / float(rate_hz)
@@ -179,15 +191,17 @@ def _scale(raw: np.ndarray, shift: int, mul: int, scale: int, dec: int) -> np.nd
     Dividing by ``10**dec`` (instead of multiplying by ``10**-dec``) keeps one-decimal values such
     as 42.9 exact to the last printed digit.
     """
-    values = raw.astype(np.float64) / scale
-    if dec > 0:
-        values /= 10.0 ** dec
-    elif dec < 0:
-        values *= 10.0 ** (-dec)
-    if shift:
-        values += shift
-    if mul != 1:
-        values *= mul
+    # Damaged bytes can form signalling NaNs or overflow; those values become NaN afterwards.
+    with np.errstate(invalid="ignore", over="ignore"):
+        values = raw.astype(np.float64) / scale
+        if dec > 0:
+            values /= 10.0 ** dec
+        elif dec < 0:
+            values *= 10.0 ** (-dec)
+        if shift:
+            values += shift
+        if mul != 1:
+            values *= mul
     return values
 
 

@@ -246,7 +246,7 @@ def _time_of_day(text: str) -> float:
 
 
 def _date(text: str) -> dt.date:
-    """Return the date of ``ddmmyy``; two-digit years are 2000 to 2099 but 80 to 99 (1980s GPS)."""
+    """Return the date of ``ddmmyy``: years 80 to 99 are 1980 to 1999, the others 2000 to 2079."""
     if len(text) != 6 or not text.isdigit():
         raise ValueError(f"invalid date {text!r}")
     day, month, year = int(text[0:2]), int(text[2:4]), int(text[4:6])

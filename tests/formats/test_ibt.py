@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import shutil
+import struct
 
 import pytest
 
@@ -12,8 +13,9 @@ from common.errors import ParseError
 from common.formats import parse, parse_bytes, parse_path
 from common.formats.iracing_session import parse_session_info, session_facts
 from conftest import DATA, corpus_file
-from synthetic_logs import (IBT_BITFIELD, IBT_BOOL, IBT_CHAR, IBT_DOUBLE, IBT_FLOAT, IBT_INT, IbtFile,
-                            IbtVar, build_ibt)
+from synthetic_logs import (IBT_BITFIELD, IBT_BOOL, IBT_CHAR, IBT_DOUBLE, IBT_FLOAT,
+                            IBT_HEADER_SIZE, IBT_INT, IBT_SUB_HEADER_SIZE, IBT_VAR_HEADER_SIZE,
+                            IbtFile, IbtVar, build_ibt)
 
 # Exact values of record 1000 were read by hand. Its SessionTime is 70.85 s, 16.8 s after the
 # first record at 54.05 s. Each value is `xxd` at byte 52080 + 1000 * 1039 + the variable's offset
@@ -224,6 +226,19 @@ def test_ibt_header_cut_rejected():
 
     with pytest.raises(ParseError, match="file ends inside the .ibt header"):
         parse_bytes(data[:100], "cut.ibt")
+
+
+def test_ibt_overlapping_variables_rejected():
+    variables = [IbtVar(name, IBT_FLOAT, "", [1.0, 2.0]) for name in ("A", "B", "C")]
+    data = bytearray(build_ibt(IbtFile(variables)))
+    var_at = IBT_HEADER_SIZE + IBT_SUB_HEADER_SIZE
+    # Record length 8 bytes; B moves onto A, C to byte 4: each fits, together they claim 12.
+    struct.pack_into("<i", data, 36, 8)
+    struct.pack_into("<i", data, var_at + IBT_VAR_HEADER_SIZE + 4, 0)
+    struct.pack_into("<i", data, var_at + 2 * IBT_VAR_HEADER_SIZE + 4, 4)
+
+    with pytest.raises(ParseError, match="variables claim more bytes than a record holds"):
+        parse_bytes(bytes(data), "overlap.ibt")
 
 
 def test_ibt_bad_session_info_warns():

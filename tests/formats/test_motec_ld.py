@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from common.errors import ParseError
 from common.formats import detect, parse, parse_bytes, parse_path
 from common.formats import motec_ld
 from conftest import DATA, corpus_file
-from synthetic_logs import LdChannel, build_ld
+from synthetic_logs import (LD_CHANNEL_SIZE, LD_EVENT_SIZE, LD_HEADER_SIZE, LD_VEHICLE_SIZE,
+                            LD_VENUE_SIZE, LdChannel, build_ld)
 
 # Exact values were read by hand with `xxd` at each channel's data offset (from its header in
 # the linked list) and scaled with the header's fields: Air Temp Inlet stores 0x00c7 = 199 with
@@ -153,6 +155,18 @@ def test_motec_ld_unknown_type_skipped():
     assert any("'Odd'" in w and "unknown data type" in w for w in parsed.warnings)
 
 
+def test_motec_ld_invalid_decimal_places_skipped():
+    channels = [
+        LdChannel("Speed", "km/h", 1, [10, 20]),
+        LdChannel("Damaged", "C", 1, [1, 2], dec=400),
+    ]
+
+    parsed = parse_bytes(build_ld(channels), "damaged.ld")
+
+    assert [ch.name for ch in parsed.channels] == ["Speed"]
+    assert any("invalid decimal places 400" in w for w in parsed.warnings)
+
+
 def test_motec_ld_unitless_integer_discrete():
     channels = [LdChannel("Status Grp 1", "", 5, [0, 64, 64])]
 
@@ -222,6 +236,19 @@ def test_motec_ld_channel_loop_rejected():
 
     with pytest.raises(ParseError, match="loops back"):
         parse_bytes(data, "loop.ld")
+
+
+def test_motec_ld_overlapping_channels_rejected():
+    channels = [LdChannel(f"C{i}", "", 1, [i] * 2000) for i in range(3)]
+    data = bytearray(build_ld(channels))
+    first_header = LD_HEADER_SIZE + LD_EVENT_SIZE + LD_VENUE_SIZE + LD_VEHICLE_SIZE
+    data_start = first_header + 3 * LD_CHANNEL_SIZE
+    # Point every channel at the start of the data and claim far more samples than exist.
+    for i in range(3):
+        struct.pack_into("<II", data, first_header + i * LD_CHANNEL_SIZE + 8, data_start, 10**6)
+
+    with pytest.raises(ParseError, match="more sample data than the file holds"):
+        parse_bytes(bytes(data), "overlap.ld")
 
 
 def test_motec_ld_truncated_header_rejected():
