@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
@@ -26,6 +27,9 @@ from ..errors import SimtelError, TransientError
 logger = logging.getLogger(__name__)
 
 _pool: "Pool | None" = None
+
+# A pooled connection idle longer than this (seconds) is checked with SELECT 1 before reuse.
+IDLE_CHECK_S = 5.0
 _pool_lock = threading.Lock()
 
 
@@ -40,6 +44,25 @@ def connect(url: str | None = None) -> pg8000.native.Connection:
     except (pg8000.native.InterfaceError, OSError) as exc:
         raise TransientError(f"cannot connect to the database: {exc}") from exc
     raise SimtelError("no database configured: set DATABASE_URL or INSTANCE_CONNECTION_NAME")
+
+
+def connect_with_retry(url: str | None = None) -> pg8000.native.Connection:
+    """Connect, retrying with backoff for up to ``DB_CONNECT_RETRY_S`` seconds (default 20).
+
+    A short database outage (a restart, a failover) is then absorbed inside one delivery instead
+    of using up the message's delivery attempts.
+    """
+    deadline = time.monotonic() + float(os.environ.get("DB_CONNECT_RETRY_S", "20"))
+    delay = 0.25
+    while True:
+        try:
+            return connect(url)
+        except TransientError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database connection failed, retrying in %.2f s: %s", delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
 
 
 def _connect_url(url: str) -> pg8000.native.Connection:
@@ -121,6 +144,7 @@ class Pool:
     def __init__(self, size: int, url: str | None = None) -> None:
         self.size = size
         self.url = url
+        # (connection, time it was returned) pairs, most recent last.
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._created = 0
         self._lock = threading.Lock()
@@ -133,10 +157,7 @@ class Pool:
             raise TransientError(f"no database connection free within 60 s (pool size {self.size})")
         conn = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = connect(self.url)
+            conn = self._checkout()
             yield conn
         except (pg8000.native.InterfaceError, OSError, TransientError):
             if conn is not None:
@@ -154,15 +175,32 @@ class Pool:
             raise
         finally:
             if conn is not None:
-                self._idle.put(conn)
+                self._idle.put((conn, time.monotonic()))
             self._slots.release()
+
+    def _checkout(self) -> pg8000.native.Connection:
+        """Return a working connection: an idle one that still answers, or a new one."""
+        while True:
+            try:
+                conn, returned = self._idle.get_nowait()
+            except queue.Empty:
+                return connect_with_retry(self.url)
+            if time.monotonic() - returned < IDLE_CHECK_S:
+                return conn
+            try:
+                conn.run("SELECT 1")
+                return conn
+            except Exception as exc:  # noqa: BLE001 - a dead idle connection is replaced
+                logger.info("dropped a pooled connection that no longer answers: %s", exc)
+                _close_quietly(conn)
 
     def close(self) -> None:
         while True:
             try:
-                _close_quietly(self._idle.get_nowait())
+                conn, _ = self._idle.get_nowait()
             except queue.Empty:
                 return
+            _close_quietly(conn)
 
 
 def _close_quietly(conn) -> None:

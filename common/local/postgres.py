@@ -54,6 +54,19 @@ def pg_bin() -> Path:
     )
 
 
+def _user_kwargs() -> dict:
+    """Run server programs as ``postgres`` when we are root: the server refuses to run as root."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": "postgres", "group": "postgres", "extra_groups": []}
+
+
+def _run(args: list[str]) -> None:
+    result = subprocess.run(args, capture_output=True, text=True, **_user_kwargs())
+    if result.returncode != 0:
+        raise SimtelError(f"{Path(args[0]).name} failed: {result.stderr.strip()[-800:]}")
+
+
 def start_postgres(fast: bool = True, port: int | None = None) -> PostgresServer:
     """Create a cluster in a new temporary directory and start a server on 127.0.0.1.
 
@@ -61,50 +74,59 @@ def start_postgres(fast: bool = True, port: int | None = None) -> PostgresServer
     """
     binaries = pg_bin()
     directory = Path(tempfile.mkdtemp(prefix="simtel-pg-"))
-    data = directory / "data"
-    as_root = os.geteuid() == 0
-    user_kwargs = {}
-    if as_root:
+    if os.geteuid() == 0:
         postgres = pwd.getpwnam("postgres")
         os.chown(directory, postgres.pw_uid, postgres.pw_gid)
-        user_kwargs = {"user": "postgres", "group": "postgres", "extra_groups": []}
     port = port or free_port()
-
-    def run(args: list[str]) -> None:
-        result = subprocess.run(args, capture_output=True, text=True, **user_kwargs)
-        if result.returncode != 0:
-            raise SimtelError(f"{Path(args[0]).name} failed: {result.stderr.strip()[-800:]}")
-
-    run([str(binaries / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust",
-         "--encoding=UTF8", "--locale=C.UTF-8"])
-    options = [
-        f"-c listen_addresses={HOST}",
-        f"-c port={port}",
-        f"-c unix_socket_directories={directory}",
-        "-c max_connections=100",
-        "-c shared_buffers=256MB",
-    ]
+    _run([str(binaries / "initdb"), "-D", str(directory / "data"), "-U", DB_USER, "--auth=trust",
+          "--encoding=UTF8", "--locale=C.UTF-8"])
+    options = {
+        "listen_addresses": HOST,
+        "port": str(port),
+        "unix_socket_directories": str(directory),
+        "max_connections": "100",
+        "shared_buffers": "256MB",
+        # Notice a client that went away while its query waits, instead of holding locks.
+        "client_connection_check_interval": "2s",
+    }
     if fast:
-        options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    log = directory / "server.log"
-    log_handle = open(log, "ab")
+        options.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+    settings_text = "".join(f"{key} = '{value}'\n" for key, value in options.items())
+    (directory / "data" / "postgresql.auto.conf").write_text(settings_text)
+    server = PostgresServer(directory=directory, port=port, pid=0)
+    try:
+        server.pid = launch(directory, port)
+    except Exception:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    try:
+        _run([str(binaries / "createdb"), "-h", HOST, "-p", str(port), "-U", DB_USER, DB_NAME])
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def launch(directory: Path, port: int) -> int:
+    """Start the server of an existing cluster in ``directory``; return its pid once it accepts."""
+    binaries = pg_bin()
+    log_handle = open(directory / "server.log", "ab")
     proc = subprocess.Popen(
-        [str(binaries / "postgres"), "-D", str(data), *" ".join(options).split()],
+        [str(binaries / "postgres"), "-D", str(directory / "data")],
         stdout=subprocess.DEVNULL,
         stderr=log_handle,
         start_new_session=True,
-        **user_kwargs,
+        **_user_kwargs(),
     )
     log_handle.close()
     track(proc)
     try:
         wait_for_port(port, 30, "PostgreSQL", pid=proc.pid)
         _wait_ready(binaries, port)
-        run([str(binaries / "createdb"), "-h", HOST, "-p", str(port), "-U", DB_USER, DB_NAME])
     except Exception:
-        stop_pid(proc.pid, group=False)
+        stop_pid(proc.pid, group=False, sig=signal.SIGINT)
         raise
-    return PostgresServer(directory=directory, port=port, pid=proc.pid)
+    return proc.pid
 
 
 def _wait_ready(binaries: Path, port: int) -> None:
