@@ -109,17 +109,19 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     channels = _channels(records, variables, warnings)
 
     metadata = Metadata(producer="iRacing", sample_rate_hz=float(tick_rate))
+    # NOTE: the sub-header's Unix time is taken as the wall-clock time of the first record; the
+    # irsdk headers do not say whether it is instead the start of the simulator's session.
     metadata.start_time = _start_time(start_date, warnings)
-    metadata.extra.update({
-        "tick_rate_hz": tick_rate,
-        "record_count": record_count,
-        "lap_count": lap_count,
-        "session_start_s": start_s,
-        "session_end_s": end_s,
-    })
+    metadata.extra.update({"tick_rate_hz": tick_rate, "record_count": record_count,
+                           "lap_count": lap_count})
+    # Session times of the first and last record; damaged files can hold NaN, which JSON lacks.
+    for key, value in (("session_start_s", start_s), ("session_end_s", end_s)):
+        if np.isfinite(value):
+            metadata.extra[key] = value
     session_num = None
-    if "SessionNum" in records.dtype.names and rows:
-        session_num = int(records["SessionNum"][0])
+    if any(v.name == "SessionNum" and v.count == 1 for v in variables):
+        first = float(records["SessionNum"][0])
+        session_num = int(first) if np.isfinite(first) else None
     _session_info(data, name, info_at, info_len, session_num, metadata, warnings)
 
     for message in warnings:

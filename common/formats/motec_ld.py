@@ -319,7 +319,7 @@ def read_ldx(data: bytes, name: str, metadata: Metadata | None = None,
     warnings = warnings if warnings is not None else []
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError) as exc:
         warnings.append(f"sidecar {name} ignored: invalid XML ({exc})")
         return []
 
@@ -342,7 +342,7 @@ def read_ldx(data: bytes, name: str, metadata: Metadata | None = None,
     if metadata is not None:
         for element in root.iter():
             if _local(element.tag) == "String" and element.get("Id") and element.get("Value"):
-                key = "ldx " + element.get("Id", "").strip().lower()
+                key = "ldx_" + "_".join(element.get("Id", "").lower().split())
                 metadata.extra[key] = element.get("Value", "").strip()
     return sorted(beacons)
 

@@ -202,8 +202,8 @@ def test_motec_ld_ldx_beacons(tmp_path):
     session = parse_path(log)
 
     assert session.beacons_s == [12.5, 75.25, 139.0005]
-    assert session.metadata.extra["ldx fastest time"] == "1:02.750"
-    assert session.metadata.extra["ldx total laps"] == "4"
+    assert session.metadata.extra["ldx_fastest_time"] == "1:02.750"
+    assert session.metadata.extra["ldx_total_laps"] == "4"
 
 
 def test_motec_ld_ldx_from_sidecars_dict():
