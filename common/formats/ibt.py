@@ -109,8 +109,8 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     channels = _channels(records, variables, warnings)
 
     metadata = Metadata(producer="iRacing", sample_rate_hz=float(tick_rate))
-    # NOTE: the sub-header's Unix time is taken as the wall-clock time of the first record; the
-    # irsdk headers do not say whether it is instead the start of the simulator's session.
+    # NOTE: the sub-header's Unix time is taken as the wall-clock time of the first record. The
+    # irsdk headers do not say whether it is the start of the simulator's session instead.
     metadata.start_time = _start_time(start_date, warnings)
     metadata.extra.update({"tick_rate_hz": tick_rate, "record_count": record_count,
                            "lap_count": lap_count})
@@ -210,7 +210,7 @@ def _read_variables(data: bytes, name: str, var_at: int, var_count: int, record_
         used += size * count
         if used > record_len:
             # Variables never overlap, so a larger total is damage and could claim huge memory.
-            raise ParseError(name, "variables claim more bytes than a record holds", offset=at,
+            raise ParseError(name, "invalid variable headers: the variables overlap", offset=at,
                              expected=f"at most {record_len} bytes per record",
                              found=f"{used} bytes up to variable {var_name!r}")
         if var_name in seen:

@@ -167,7 +167,7 @@ def _read_channels(data: bytes, name: str, first: int, warnings: list[str]) -> l
             # file. A damaged file that claims more would otherwise make this loop use gigabytes.
             sample_bytes += raw.nbytes
             if sample_bytes > len(data):
-                raise ParseError(name, "channels claim more sample data than the file holds",
+                raise ParseError(name, "invalid channel headers: the channels' sample data overlap",
                                  offset=pointer, expected=f"at most {len(data)} bytes of samples",
                                  found=f"{sample_bytes} bytes by channel {channel_name!r}")
             values = _scale(raw, shift, mul, scale, dec)

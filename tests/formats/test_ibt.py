@@ -237,7 +237,7 @@ def test_ibt_overlapping_variables_rejected():
     struct.pack_into("<i", data, var_at + IBT_VAR_HEADER_SIZE + 4, 0)
     struct.pack_into("<i", data, var_at + 2 * IBT_VAR_HEADER_SIZE + 4, 4)
 
-    with pytest.raises(ParseError, match="variables claim more bytes than a record holds"):
+    with pytest.raises(ParseError, match="the variables overlap"):
         parse_bytes(bytes(data), "overlap.ibt")
 
 

@@ -247,7 +247,7 @@ def test_motec_ld_overlapping_channels_rejected():
     for i in range(3):
         struct.pack_into("<II", data, first_header + i * LD_CHANNEL_SIZE + 8, data_start, 10**6)
 
-    with pytest.raises(ParseError, match="more sample data than the file holds"):
+    with pytest.raises(ParseError, match="sample data overlap"):
         parse_bytes(bytes(data), "overlap.ld")
 
 
