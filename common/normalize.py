@@ -49,7 +49,9 @@ def normalize(parsed: ParsedLog) -> Session:
         shared = [_take(ch, keep) for ch in shared]
 
     if own:
-        stamps = [base] if shared else []
+        # The file's row times belong to the time base even when every channel has its own
+        # timestamps, because rows from interleaved sources mark real instants of the session.
+        stamps = [base]
         own = [_clean_own(ch) for ch in own]
         stamps += [ch.times for ch in own if ch.times is not None and ch.times.size]
         union = np.unique(np.concatenate(stamps)) if stamps else np.zeros(0)

@@ -31,6 +31,8 @@ _READER_MODULES = (
     "aim_csv",
     "vbo",
     "trackaddict",
+    "iracing_csv",
+    "generic_csv",
 )
 
 _readers: list[ModuleType] | None = None

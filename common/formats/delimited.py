@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..channels import normalize_unit
+from ..channels import canonical_for, normalize_unit
 from .numeric import MISSING_TOKENS
 from .text import decode_text, iter_lines, split_row
 
@@ -29,7 +29,7 @@ _DATE_TIME = re.compile(
 )
 # "Speed (km/h)", "Speed [m/s]", "Speed {mph}"
 _BRACKETED_UNIT = re.compile(r"^(?P<name>.*?)\s*[(\[{]\s*(?P<unit>[^()\[\]{}]{1,16}?)\s*[)\]}]$")
-_SUFFIX_UNIT = re.compile(r"^(?P<name>.+?)[_ ](?P<unit>[A-Za-z%°/²0-9^]{1,8})$")
+_SUFFIX_UNIT = re.compile(r"^(?P<name>.+?)_(?P<unit>[A-Za-z%°/²0-9^]{1,8})$")
 
 
 @dataclass
@@ -76,16 +76,18 @@ def is_time_text(text: str) -> bool:
 def split_name_unit(raw: str) -> tuple[str, str]:
     """Split a column title such as "Speed (km/h)", "Speed [m/s]" or "speed_mph" into name and unit.
 
-    Only a unit that the channel table knows is split off, and a suffix only when the name does
-    not end in "pct" (as in "LapDistPct", where "pct" is part of the name), so "Brake (calculated)"
-    and "Lap_Dist_Pct" stay whole.
+    Only a unit that the channel table knows is split off. A suffix after an underscore is split
+    off only when the whole title is not a channel alias, so "Brake (calculated)", "engine_rpm"
+    and "lap_dist_pct" stay whole.
     """
     raw = raw.strip()
     m = _BRACKETED_UNIT.match(raw)
     if m and m.group("name") and _is_unit(m.group("unit")):
         return m.group("name").strip(), m.group("unit").strip()
+    if canonical_for(raw) is not None:
+        return raw, ""
     m = _SUFFIX_UNIT.match(raw)
-    if m and _is_unit(m.group("unit")) and m.group("unit").lower() not in ("pct", "percent"):
+    if m and _is_unit(m.group("unit")):
         return m.group("name").strip(" _"), m.group("unit")
     return raw, ""
 
@@ -94,7 +96,17 @@ def _is_unit(text: str) -> bool:
     unit = normalize_unit(text)
     if unit:
         return True
-    return text.strip().lower() in TIME_UNITS
+    key = text.strip().lower()
+    return key in TIME_UNITS or key in OTHER_UNITS
+
+
+# Units seen in telemetry titles that no canonical channel is stored in; they only tell a unit
+# apart from other words in brackets ("Damper (mm)" against "Brake (calculated)").
+OTHER_UNITS = frozenset({
+    "mm", "cm", "in", "kg", "n", "nm", "n*m", "n.m", "v", "mv", "a", "ma", "w", "kw", "hp", "ps",
+    "hz", "khz", "lambda", "afr", "ml", "l/h", "l/min", "cc", "sats", "db", "mm/s", "deg/s^2",
+    "rad/s^2", "g/s", "kg/h", "%/s", "bar/s", "s/s", "1/s", "kg/m^3",
+})
 
 
 # Time units that the channel table does not list because no channel is stored in them.
@@ -208,20 +220,16 @@ def _layout_around(lines: list[Line], separator: str, first: int, count: int, wi
     extra: list[list[str]] = []
     header_found = False
     top = first
-    for index, fields, units_like in header_rows:
-        if not header_found and _names_like(fields, width) and not units_like:
-            names = fields
-            header_found = True
-            top = index
-        elif header_found and units is None and units_like:
-            units = fields
-        elif header_found:
-            extra.append(fields)
-    if not header_found and header_rows and header_rows[0][2]:
-        # Only a units-like row: treat it as names, which keeps every word of it.
-        names = header_rows[0][1]
+    names_at = _names_row(header_rows, width)
+    if names_at is not None:
+        header_rows = header_rows[names_at:]
+        top, names, _ = header_rows[0]
         header_found = True
-        top = header_rows[0][0]
+        for _index, fields, units_like in header_rows[1:]:
+            if units is None and units_like:
+                units = fields
+            else:
+                extra.append(fields)
 
     names = (names + [""] * width)[:width]
     if units is not None:
@@ -236,6 +244,25 @@ def _layout_around(lines: list[Line], separator: str, first: int, count: int, wi
                   data.number, count, sample)
 
 
+def _names_row(rows: list[tuple[int, list[str], bool]], width: int) -> int | None:
+    """Return the position in ``rows`` of the channel-name row, or None.
+
+    The names row is the topmost row that names every column; failing that, the names-like row
+    nearest the data, because preamble lines above may look like short lists of words. A row that
+    only looks like units is the names row when nothing else is, which keeps every word of it.
+    """
+    candidates = [k for k, (_i, fields, units_like) in enumerate(rows)
+                  if not units_like and _names_like(fields, width)]
+    full = [k for k in candidates if len(_trim(rows[k][1])) == width]
+    if full:
+        return full[0]
+    if candidates:
+        return candidates[-1]
+    if rows and rows[0][2]:
+        return 0
+    return None
+
+
 def _names_like(fields: list[str], width: int) -> bool:
     trimmed = _trim(fields)
     non_empty = [f for f in trimmed if f]
@@ -248,7 +275,7 @@ def _names_like(fields: list[str], width: int) -> bool:
 
 def _units_like(fields: list[str], width: int) -> bool:
     trimmed = _trim(fields)
-    non_empty = [f for f in trimmed if f]
+    non_empty = [f for f in trimmed if f and f not in ("-", "--")]
     if not non_empty or len(trimmed) > width:
         return False
     known = sum(1 for f in non_empty if _is_unit(f) or f.lower() in ("unix time", "epoch", "date"))

@@ -22,7 +22,7 @@ from ..channels import canonical_for, normalize_name
 from ..errors import ParseError
 from ..model import DISCRETE, Metadata, ParsedLog, SourceChannel
 from .delimited import Layout, find_layout, is_number, is_time_text, split_name_unit
-from .numeric import MISSING_TOKENS, read_numeric_block
+from .numeric import MISSING_TOKENS, detect_decimal, read_numeric_block
 from .preamble import read_preamble
 from .text import looks_like_text, to_utf8
 from .timeaxis import find_time_column, numeric_time, text_time
@@ -37,13 +37,15 @@ _HEAD_BYTES = 64 * 1024
 SOURCE_NAMES = ("source", "src", "data_source", "device", "sensor", "origin", "stream")
 # A text column with at most this many distinct values in the sampled rows may name sources.
 _MAX_SOURCES = 8
+# Placeholders that units rows write for "no unit".
+_NO_UNIT = ("-", "--", "n/a", "none")
 _COMMENT_LINE = re.compile(rb"(?m)^[ \t]*#[^\r\n]*(?:\r\n|\r|\n)?")
 
 
 def sniff(head: bytes, name: str) -> float:
     """Return a low score for text holding a block of numeric rows, 0.0 for anything else."""
     body, _encoding = to_utf8(head)
-    if not looks_like_text(body[:4096]):
+    if not looks_like_text(body[:4096]) or _structured_text(body):
         return 0.0
     layout = find_layout(body, complete=len(head) < _HEAD_BYTES)
     if layout is None or layout.width < 2:
@@ -66,6 +68,10 @@ def read_delimited(data: bytes, name: str, format_id: str, producer: str | None 
     if not looks_like_text(body[:_HEAD_BYTES]):
         raise ParseError(name, "not a text file", expected="a delimited telemetry file",
                          found=describe_binary(data))
+    kind = _structured_text(body)
+    if kind:
+        raise ParseError(name, "not a delimited file", line=1, expected="a delimited telemetry file",
+                         found=kind)
     layout = find_layout(body, complete=True)
     if layout is None:
         raise ParseError(name, "no rows of numbers found", line=1,
@@ -74,7 +80,8 @@ def read_delimited(data: bytes, name: str, format_id: str, producer: str | None 
 
     names, units = _column_names(layout)
     samples = [[row[j] if j < len(row) else "" for row in layout.sample_rows] for j in range(layout.width)]
-    time_index = find_time_column(names, units, samples)
+    locale = detect_decimal(layout.sample_rows, layout.separator)
+    time_index = find_time_column(names, units, samples, locale)
     text_kinds = _text_columns(samples, time_index)
     source_index = _source_column(names, samples, text_kinds, time_index)
 
@@ -88,12 +95,15 @@ def read_delimited(data: bytes, name: str, format_id: str, producer: str | None 
     body, start = _prepare_block(body, layout, rows_dropped)
     stats: dict[str, int] = {}
     columns, rows = read_numeric_block(body, start, layout.data_line, names, layout.separator, name,
+                                       decimal=locale[0], thousands=locale[1],
                                        text_columns=text_columns, skip_columns=skip_columns,
                                        stats=stats)
     rows_dropped.update(stats)
 
     metadata = Metadata(producer=producer)
     metadata.extra["encoding"] = encoding
+    if time_index is not None:
+        metadata.extra["time column"] = names[time_index]
     read_preamble(layout.preamble, layout.separator, metadata)
     time = _time_axis(columns, names, units, time_index, rows, metadata, warnings)
 
@@ -130,6 +140,8 @@ def _column_names(layout: Layout) -> tuple[list[str], list[str]]:
         else:
             base, unit = f"Channel {j + 1}", ""
         stated = layout.units[j].strip() if layout.units else ""
+        if stated in _NO_UNIT:
+            stated = ""
         names.append(base or f"Channel {j + 1}")
         units.append(stated or unit)
     return _dedupe(names), units
@@ -149,11 +161,15 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def _text_columns(samples: list[list[str]], time_index: int | None) -> set[int]:
-    """Return the indexes of columns whose sampled values are not all numbers."""
+    """Return the indexes of columns whose sampled values hold no number, or times as text.
+
+    A column with numbers and some text is numeric, so that its text values are reported as
+    errors with their line instead of the column being left out.
+    """
     out = set()
     for j, values in enumerate(samples):
         present = [v for v in values if v and v.lower() not in MISSING_TOKENS]
-        if any(not is_number(v) for v in present):
+        if present and not any(is_number(v) for v in present):
             out.add(j)
         elif j == time_index and present and all(is_time_text(v) for v in present):
             out.add(j)
@@ -176,15 +192,14 @@ def _source_column(names: list[str], samples: list[list[str]], text_kinds: set[i
 def _prepare_block(body: bytes, layout: Layout, rows_dropped: dict[str, int]) -> tuple[bytes, int]:
     """Return a body whose data block pyarrow can read: no comment lines, single spaces."""
     start = layout.data_offset
-    block = memoryview(body)[start:]
     changed = None
-    if b"#" in block:
-        cleaned, count = _COMMENT_LINE.subn(b"", bytes(block))
+    if body.find(b"#", start) >= 0:
+        cleaned, count = _COMMENT_LINE.subn(b"", body[start:])
         if count:
             rows_dropped["comment line"] = rows_dropped.get("comment line", 0) + count
             changed = cleaned
     if layout.separator == " ":
-        text = changed if changed is not None else bytes(block)
+        text = changed if changed is not None else body[start:]
         text = re.sub(rb"[ ]{2,}", b" ", text)
         changed = re.sub(rb"(?m)^ | $", b"", text)
     if changed is None:
@@ -235,6 +250,18 @@ def _looks_discrete(values: np.ndarray) -> bool:
     if values.size == 0 or not np.all(values == np.round(values)):
         return False
     return np.unique(values).size <= 32
+
+
+def _structured_text(body: bytes) -> str | None:
+    """Name the kind of text that has numbers in rows but is not a table (JSON, XML, NMEA)."""
+    start = body.lstrip()[:16]
+    if start.startswith((b"{", b"[")):
+        return "JSON text"
+    if start.startswith(b"<"):
+        return "XML or HTML text"
+    if re.match(rb"^\$(GP|GN|GL|GA|BD)[A-Z]{3},", start):
+        return "NMEA 0183 sentences"
+    return None
 
 
 def describe_binary(data: bytes) -> str:

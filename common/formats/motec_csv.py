@@ -16,7 +16,8 @@ import numpy as np
 from ..errors import ParseError
 from ..model import Metadata, ParsedLog, SourceChannel
 from . import dates
-from .numeric import read_numeric_block
+from .delimited import is_number
+from .numeric import detect_decimal, parse_number, read_numeric_block, sample_rows
 from .text import decode_text, guess_separator, iter_lines, split_row, to_utf8
 
 FORMAT = "motec_csv"
@@ -90,7 +91,10 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
         raise ParseError(name, "no data rows after the header", expected="one row per sample",
                          found="end of file")
 
-    columns, rows = read_numeric_block(body, data_start, data_line, names, separator, name)
+    locale = detect_decimal(sample_rows(body, data_start, separator), separator)
+    stats: dict[str, int] = {}
+    columns, rows = read_numeric_block(body, data_start, data_line, names, separator, name,
+                                       decimal=locale[0], thousands=locale[1], stats=stats)
     time = columns[0]
     if units[0].lower() == "ms":
         time = time / 1000.0
@@ -99,7 +103,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
         SourceChannel(name=n, unit=u, values=v)
         for n, u, v in zip(names[1:], units[1:], columns[1:])
     ]
-    metadata, beacons = _metadata(meta, name)
+    metadata, beacons = _metadata(meta, name, locale)
     return ParsedLog(
         file=name,
         format=FORMAT,
@@ -108,6 +112,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
         metadata=metadata,
         beacons_s=beacons,
         rows_read=rows,
+        rows_dropped=stats,
     )
 
 
@@ -122,12 +127,7 @@ def _is_names_row(fields: list[str]) -> bool:
 
 
 def _looks_numeric(fields: list[str]) -> bool:
-    probe = fields[0].replace(",", ".")
-    try:
-        float(probe)
-    except ValueError:
-        return False
-    return True
+    return is_number(fields[0])
 
 
 def _read_pairs(fields: list[str], meta: dict[str, tuple[str, str]]) -> None:
@@ -154,7 +154,9 @@ def _read_pairs(fields: list[str], meta: dict[str, tuple[str, str]]) -> None:
             i += 1
 
 
-def _metadata(meta: dict[str, tuple[str, str]], name: str) -> tuple[Metadata, list[float]]:
+def _metadata(meta: dict[str, tuple[str, str]], name: str,
+              locale: tuple[str, str | None]) -> tuple[Metadata, list[float]]:
+    """Return the metadata and beacon times; numbers are read in the data rows' ``locale``."""
     md = Metadata(producer="MoTeC i2")
     for key, (value, unit) in meta.items():
         if key in _FIELDS:
@@ -179,7 +181,7 @@ def _metadata(meta: dict[str, tuple[str, str]], name: str) -> tuple[Metadata, li
     rate_text, rate_unit = meta.get("sample rate", ("", ""))
     if rate_text:
         try:
-            rate = float(rate_text.replace(",", "."))
+            rate = _header_number(rate_text, locale)
         except ValueError as exc:
             raise ParseError(name, "invalid sample rate", field="Sample Rate",
                              expected="a number in Hz", found=repr(rate_text)) from exc
@@ -188,12 +190,21 @@ def _metadata(meta: dict[str, tuple[str, str]], name: str) -> tuple[Metadata, li
     beacons: list[float] = []
     for token in meta.get("beacon markers", ("", ""))[0].split():
         try:
-            beacons.append(float(token.replace(",", ".")))
+            beacons.append(_header_number(token, locale))
         except ValueError as exc:
             raise ParseError(name, "invalid beacon marker", field="Beacon Markers",
                              expected="times in seconds separated by spaces",
                              found=repr(token)) from exc
     return md, beacons
+
+
+def _header_number(text: str, locale: tuple[str, str | None]) -> float:
+    """Parse a header number in the data rows' locale, or with either decimal mark when the data
+    rows did not show one; raise ``ValueError``."""
+    try:
+        return parse_number(text, *locale)
+    except ValueError:
+        return float(text.replace(",", "."))
 
 
 def _trim_trailing_empty(fields: list[str]) -> list[str]:

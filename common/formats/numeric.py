@@ -39,10 +39,11 @@ THOUSANDS_MARKS = (",", ".", "'", " ", "\u00a0", "\u202f")
 
 _PLAIN = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+# A grouped number never starts with 0, so "0,050" is a decimal comma, not a thousands comma.
 _GROUPED = re.compile(
-    r"^[+-]?\d{1,3}(?P<t>[.,' \u00a0\u202f])\d{3}(?:(?P=t)\d{3})*(?:(?P<d>[.,])\d*)?(?:[eE][+-]?\d+)?$"
+    r"^[+-]?[1-9]\d{0,2}(?P<t>[.,' \u00a0\u202f])\d{3}(?:(?P=t)\d{3})*(?:(?P<d>[.,])\d*)?(?:[eE][+-]?\d+)?$"
 )
-_AMBIGUOUS_DOT = re.compile(r"^[+-]?\d{1,3}\.\d{3}$")
+_AMBIGUOUS_DOT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")
 
 
 class _NeedsSlowPath(Exception):
@@ -161,7 +162,7 @@ def read_numeric_block(
     end = _end_of_complete_rows(body, start, len(names), separator, stats)
     sample = None
     if decimal is None:
-        sample = _sample_rows(body, start, end, separator)
+        sample = sample_rows(body, start, separator, end)
         decimal, thousands = detect_decimal(sample, separator)
 
     if thousands is None:
@@ -171,9 +172,10 @@ def read_numeric_block(
             pass
     try:
         return _via_strings(body, start, end, names, separator, decimal, thousands,
-                            sample or _sample_rows(body, start, end, separator),
+                            sample or sample_rows(body, start, separator, end),
                             text_columns, skip_columns)
-    except (_NeedsSlowPath, pa.ArrowInvalid, pa.ArrowTypeError):
+    except (_NeedsSlowPath, pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        # UnicodeDecodeError: a single-byte text such as a cp1252 no-break space in a number.
         pass
     return _slow(body, start, end, first_line, names, separator, decimal, thousands, file,
                  text_columns, skip_columns)
@@ -196,9 +198,10 @@ def _end_of_complete_rows(body: bytes, start: int, width: int, separator: str,
     return end
 
 
-def _sample_rows(body: bytes, start: int, end: int, separator: str,
-                 count: int = 50) -> list[list[str]]:
-    """Return up to ``count`` rows from the start, middle and end of the block."""
+def sample_rows(body: bytes, start: int, separator: str, end: int | None = None,
+                count: int = 50) -> list[list[str]]:
+    """Return up to ``count`` rows each from the start, middle and end of the block."""
+    end = len(body) if end is None else end
     rows: list[list[str]] = []
     size = end - start
     offsets = [start] if size <= 3 * 8192 else [start, start + size // 2, end - 8192]

@@ -27,6 +27,8 @@ _DATE_KEYS = ("date", "log date", "start date", "created", "recorded", "session 
 _TIME_KEYS = ("time", "log time", "start time", "session time")
 _RATE_KEYS = ("sample rate", "sampling rate", "rate", "frequency", "sample frequency", "log rate")
 
+_KNOWN_KEYS = frozenset(_FIELD_KEYS) | frozenset(_DATE_KEYS) | frozenset(_TIME_KEYS) | frozenset(_RATE_KEYS)
+
 _PAIR = re.compile(r"^\s*#?\s*(?P<key>[A-Za-z][\w .()/-]{0,40}?)\s*[:=]\s*(?P<value>.*)$")
 _RATE = re.compile(r"^\s*(?P<number>[\d.,]+)\s*(?P<unit>hz|khz)?\s*$", re.IGNORECASE)
 _MAX_EXTRA = 50
@@ -71,7 +73,7 @@ def _pair(line: str, separator: str) -> tuple[str, str, list[str]] | None:
     """Return ``(key, value, further_fields)`` of a key/value line, or None."""
     text = line.lstrip("#").strip()
     if separator in text and separator != " ":
-        fields = [f for f in split_row(text, separator)]
+        fields = split_row(text, separator)
         while fields and not fields[-1]:
             fields.pop()
         if len(fields) >= 2 and fields[0] and not _is_numberish(fields[0]):
@@ -80,6 +82,12 @@ def _pair(line: str, separator: str) -> tuple[str, str, list[str]] | None:
     m = _PAIR.match(text)
     if m:
         return _key(m.group("key")), m.group("value").strip().strip('"'), []
+    if separator == " ":
+        # "Track Brands Hatch": a known one-word key, then the value.
+        fields = split_row(text, " ")
+        key = _key(fields[0]) if fields else ""
+        if len(fields) >= 2 and key in _KNOWN_KEYS:
+            return key, " ".join(fields[1:]), []
     return None
 
 

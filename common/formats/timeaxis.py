@@ -17,7 +17,7 @@ import numpy as np
 from ..channels import canonical_for, normalize_name
 from . import dates
 from .delimited import TIME_UNITS, is_number, is_time_text
-from .numeric import MISSING_TOKENS, detect_decimal, parse_number
+from .numeric import MISSING_TOKENS, parse_number
 
 # Column names (after ``normalize_name``) that hold the time of each row, most preferred first.
 TIME_NAMES = (
@@ -46,52 +46,52 @@ class TimeAxis:
     warnings: list[str] = field(default_factory=list)
 
 
-def find_time_column(names: list[str], units: list[str], samples: list[list[str]]) -> int | None:
-    """Return the index of the time column, or None when no column holds the row times."""
+def find_time_column(names: list[str], units: list[str], samples: list[list[str]],
+                     locale: tuple[str, str | None] = (".", None)) -> int | None:
+    """Return the index of the time column, or None when no column holds the row times.
+
+    ``samples`` holds the sampled texts of each column; ``locale`` is the file's
+    ``(decimal_mark, thousands_mark)``.
+    """
     keys = [normalize_name(n) for n in names]
     for wanted in TIME_NAMES:
         for j, key in enumerate(keys):
-            if key == wanted and _usable_as_time(samples[j]):
+            if key == wanted and _usable_as_time(samples[j], locale):
                 return j
     for j, key in enumerate(keys):
-        if units[j].strip().lower() in TIME_UNITS or units[j].strip().lower() in ("unix time", "epoch"):
-            if canonical_for(names[j]) is None and _increasing(samples[j]):
+        unit = units[j].strip().lower()
+        if unit in TIME_UNITS or unit in ("unix time", "epoch"):
+            if canonical_for(names[j]) is None and _increasing(samples[j], locale):
                 return j
     for j, key in enumerate(keys):
-        if canonical_for(names[j]) is None and "lap" not in key and _increasing(samples[j]):
+        if canonical_for(names[j]) is None and "lap" not in key and _increasing(samples[j], locale):
             return j
     return None
 
 
-def _usable_as_time(values: list[str]) -> bool:
+def _usable_as_time(values: list[str], locale: tuple[str, str | None]) -> bool:
     present = [v for v in values if v and v.lower() not in MISSING_TOKENS]
     if not present:
         return False
     if all(is_time_text(v) and not is_number(v) for v in present):
         return True
-    return _non_decreasing(present)
-
-
-def _increasing(values: list[str]) -> bool:
-    present = [v for v in values if v and v.lower() not in MISSING_TOKENS]
-    if len(present) < 3 or not all(is_number(v) for v in present):
-        return False
-    numbers = _numbers(present)
-    return numbers is not None and bool(np.all(np.diff(numbers) > 0))
-
-
-def _non_decreasing(values: list[str]) -> bool:
-    numbers = _numbers(values)
+    numbers = _numbers(present, locale)
     if numbers is None:
         return False
     return bool(np.all(np.diff(numbers) >= 0)) and (numbers.size < 2 or numbers[-1] > numbers[0])
 
 
-def _numbers(values: list[str]) -> np.ndarray | None:
-    # The separator only decides "1,234" alone, which a time column hardly holds.
-    decimal, thousands = detect_decimal([values], ";")
+def _increasing(values: list[str], locale: tuple[str, str | None]) -> bool:
+    present = [v for v in values if v and v.lower() not in MISSING_TOKENS]
+    if len(present) < 3 or not all(is_number(v) for v in present):
+        return False
+    numbers = _numbers(present, locale)
+    return numbers is not None and bool(np.all(np.diff(numbers) > 0))
+
+
+def _numbers(values: list[str], locale: tuple[str, str | None]) -> np.ndarray | None:
     try:
-        return np.array([parse_number(v, decimal, thousands) for v in values], dtype=np.float64)
+        return np.array([parse_number(v, *locale) for v in values], dtype=np.float64)
     except ValueError:
         return None
 
@@ -120,14 +120,6 @@ def numeric_time(values: np.ndarray, unit: str, name: str) -> TimeAxis:
         scale = 1e-3
     else:
         scale = 1.0
-        steps = np.diff(finite[: min(finite.size, 1000)])
-        integral = bool(np.all(finite[: min(finite.size, 1000)] == np.round(finite[: min(finite.size, 1000)])))
-        if integral and steps.size and 4 <= float(np.median(steps)) <= 1000 and first < _UNIX_MIN_S:
-            # NOTE: integer times 4 to 1000 apart with no unit are read as milliseconds, which
-            # loggers write far more often than one sample every 4 s or more.
-            scale = 1e-3
-            axis.warnings.append(f"time column {name!r} has no unit; integer steps of "
-                                 f"{float(np.median(steps)):g} read as milliseconds")
     if scale != 1.0:
         axis.seconds = values * scale
     if first * scale >= _UNIX_MIN_S:
