@@ -10,7 +10,8 @@ set -euo pipefail
 CHECKOV_VERSION="3.3.30"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CHECKOV_VENV:-$ROOT/.venv-checkov}"
-PYTHON="${PYTHON:-python3.11}"
+# Python 3.11 where present (the project's version), else the default python3.
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
 installed_version() {
     "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))' 2>/dev/null || true
