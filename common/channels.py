@@ -86,7 +86,7 @@ CANONICAL: tuple[Canonical, ...] = (
               ("altitude", "alt", "gps_altitude", "elevation", "ele", "height", "gps_alt"),
               "Height above mean sea level."),
     Canonical("heading", "deg", "real", CONTINUOUS, 0, 360, 1, "deg",
-              ("heading", "course", "gps_heading", "bearing", "yaw", "yawnorth"),
+              ("heading", "course", "gps_heading", "bearing", "yawnorth"),
               "Direction of travel, clockwise from north."),
     Canonical("lateral_accel", "g", "real", CONTINUOUS, -8, 8, 0.5, "g",
               ("lateral_accel", "lat_accel", "g_force_lat", "g_lat", "lateral_g", "latacc",
