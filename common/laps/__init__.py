@@ -9,12 +9,17 @@ Pure functions over a normalized ``Session`` (numpy arrays), plus storage:
 - ``store_laps(conn, session_key, laps)``: replace a session's rows in the ``laps`` table.
 - ``summarize_laps(laps)`` and ``format_lap_table(laps)``: for the command line.
 
-Conventions that readers can rely on: ``session.beacons_s`` are lap beacons;
-``metadata.extra["start_line"]`` is ``((lat1, lon1), (lat2, lon2))`` in degrees;
-``metadata.extra["split_beacons_s"]`` lists split markers (seconds on the file's time axis); a
-discrete source channel named ``segment`` numbers GPS track segments; a source channel such as
-``OnPitRoad`` (1 on pit road) gives the pit status; ``ProducerLap.start_s`` is on the file's time
-axis.
+Conventions that format readers can rely on:
+
+- ``session.beacons_s`` are lap beacons.
+- ``metadata.extra["start_line"]`` is ``((lat1, lon1), (lat2, lon2))`` in degrees.
+- ``metadata.extra["split_beacons_s"]`` lists split markers in seconds on the file's time axis.
+- ``metadata.extra["events"]`` entries ``{"time_s": ..., "text": "Pit Lane Entry"}`` (or
+  "Pit Lane Exit") give the pit status when no pit-road channel does.
+- A discrete source channel named ``segment`` (or ``fragment_id``) numbers the stretches of an
+  interrupted recording.
+- A source channel such as ``OnPitRoad`` (1 on pit road) gives the pit status.
+- ``ProducerLap.start_s`` is on the file's time axis.
 """
 
 from .boundaries import Boundaries, find_boundaries

@@ -6,7 +6,8 @@ Sources, in order of precedence:
 2. The lap-distance fraction (``lap_distance_pct``) wrapping from about 1 to about 0, as in
    iRacing. A lap counter in the same session only numbers the laps: it may lag the line by a
    few samples or flicker, so the wrap decides the time.
-3. A lap-number column (``lap_number``: RaceChrono, TrackAddict).
+3. A lap-number column (``lap_number``: RaceChrono, TrackAddict, MoTeC ADL). A running lap time
+   channel, when the log has one, moves each change to the time the lap started.
 4. A start/finish line given by the caller or by the file (VBO ``[laptiming]``, stored as
    ``metadata.extra["start_line"]``).
 5. For GPS-only logs, a start/finish line found from the repeated path.
@@ -25,7 +26,8 @@ import numpy as np
 from ..model import Session
 from . import model
 from .geometry import Line, find_start_line, line_crossings
-from .signals import canonical_values, sample_period_s, step_breaks, usable
+from .signals import (canonical_values, fresh_positions, running_lap_time, sample_period_s,
+                      step_breaks, usable)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 DUPLICATE_S = 0.001
 # A lap counter value that lasts less than this before it changes back is a flicker, in seconds.
 FLICKER_S = 1.0
+# Seconds around a counter change in which a running lap time channel is read (times 5).
+COUNTER_WINDOW_S = 2.0
 # The lap-distance fraction wraps when it goes from at least HIGH to at most LOW in one step.
 WRAP_HIGH = 0.75
 WRAP_LOW = 0.25
@@ -60,16 +64,20 @@ def find_boundaries(session: Session, start_line: Line | None = None) -> Boundar
     """Return the crossings from the best source that has at least one, or none at all.
 
     A caller's ``start_line`` replaces the file's own line but does not override beacons, a
-    lap-distance wrap or a lap-number column.
+    lap-distance wrap or a lap-number column. Raises ``ValueError`` for an invalid
+    ``start_line``; an invalid line in the file is logged and ignored.
     """
+    if start_line is not None:
+        start_line = _as_line(start_line)
     breaks = step_breaks(session)
     found = (
         _from_beacons(session)
         or _from_lap_fraction(session, breaks)
         or _from_lap_counter(session, breaks)
-        or _from_line(session, breaks, start_line)
-        or _from_auto_line(session, breaks)
     )
+    if found is not None and start_line is not None:
+        logger.info("%s: laps come from %s; the given start line is not used", session.file, found.source)
+    found = found or _from_line(session, breaks, start_line) or _from_auto_line(session, breaks)
     if found is None:
         found = Boundaries([], model.SOURCE_NONE)
     return _with_export_range(session, found)
@@ -96,6 +104,8 @@ def _from_beacons(session: Session) -> Boundaries | None:
             continue
         times.append(beacon)
     if not times:
+        logger.warning("%s: %d beacon markers, none inside the recording (%.3f to %.3f s)",
+                       session.file, len(session.beacons_s), first, last)
         return None
     return Boundaries(times, model.SOURCE_BEACON)
 
@@ -103,8 +113,8 @@ def _from_beacons(session: Session) -> Boundaries | None:
 def _from_lap_fraction(session: Session, breaks: np.ndarray) -> Boundaries | None:
     """Use the wraps of the lap-distance fraction, interpolated in time at 1.0.
 
-    The fraction is unwrapped into a running lap count; a forward wrap raises it, a backward wrap
-    (a car reversing over the line) lowers it. A crossing is a forward wrap to a count never
+    The fraction is unwrapped into a running lap count. A forward wrap raises it, and a backward
+    wrap (a car reversing over the line) lowers it. A crossing is a forward wrap to a count never
     reached before, so a car that rocks back and forth on the line crosses it once.
     """
     fraction = canonical_values(session, "lap_distance_pct")
@@ -147,7 +157,7 @@ def _from_lap_fraction(session: Session, breaks: np.ndarray) -> Boundaries | Non
 
 
 def _check_counter(session: Session, wraps_s: list[float], counter: np.ndarray) -> None:
-    """Log lap counter changes that no wrap explains (the wrap decides; this only reports)."""
+    """Log lap counter changes that no wrap explains. The wraps still decide the crossings."""
     changes = _counter_changes(session.elapsed_s, counter)
     if not changes:
         return
@@ -159,9 +169,11 @@ def _check_counter(session: Session, wraps_s: list[float], counter: np.ndarray) 
 
 
 def _from_lap_counter(session: Session, breaks: np.ndarray) -> Boundaries | None:
-    """Use the changes of a lap-number column, at the first sample that holds the new number.
+    """Use the changes of a lap-number column, at the first sample with the new number.
 
-    A change across a recording gap is dropped, because the crossing time is unknown.
+    A change across a recording gap is dropped, because the crossing time is unknown. The
+    counter numbers the laps. When a running lap time channel gives the time the lap started,
+    that time replaces the change time.
     """
     counter = canonical_values(session, "lap_number")
     if not usable(counter):
@@ -175,7 +187,37 @@ def _from_lap_counter(session: Session, breaks: np.ndarray) -> Boundaries | None
         times.append(change)
     if not times:
         return None
-    return Boundaries(times, model.SOURCE_LAP_NUMBER, counter=counter)
+    return Boundaries(_refine_counter_times(session, times), model.SOURCE_LAP_NUMBER, counter=counter)
+
+
+def _refine_counter_times(session: Session, changes: list[float]) -> list[float]:
+    """Move each counter change to the lap start that a running lap time channel gives.
+
+    A counter can be sampled slowly or updated late: the lap number of a MoTeC ADL log at 1 Hz
+    changes seconds after its beacon. The lap start is the time minus the running lap time. A
+    change without such a time nearby keeps its own time.
+    """
+    running = running_lap_time(session)
+    if running is None:
+        return changes
+    return [_start_from_running_time(session.elapsed_s, running, c) for c in changes]
+
+
+def _start_from_running_time(t: np.ndarray, running: np.ndarray, change: float) -> float:
+    """Return the lap start near ``change`` from a running lap time channel, or ``change``.
+
+    Each sample within ``5 x COUNTER_WINDOW_S`` of the change whose running time is below that
+    window gives a start ``t - running``. The lap start is the median of the starts that fall
+    before the change plus one second. Samples that still show the previous lap, or that were
+    interpolated across the reset, give starts outside those bounds and are left out.
+    """
+    window = 5.0 * COUNTER_WINDOW_S
+    near = (t >= change - window) & (t <= change + window)
+    with np.errstate(invalid="ignore"):
+        near &= running < window
+    starts = t[near] - running[near]
+    starts = starts[(starts >= change - window) & (starts <= change + 1.0)]
+    return float(np.median(starts)) if starts.size else change
 
 
 def _counter_changes(t: np.ndarray, counter: np.ndarray) -> list[float]:
@@ -209,30 +251,35 @@ def _counter_changes(t: np.ndarray, counter: np.ndarray) -> list[float]:
 
 
 def _from_line(session: Session, breaks: np.ndarray, start_line: Line | None) -> Boundaries | None:
-    line = start_line if start_line is not None else session.metadata.extra.get("start_line")
+    line = start_line
     if line is None:
-        return None
-    line = _as_line(line)
-    lat = canonical_values(session, "latitude")
-    lon = canonical_values(session, "longitude")
-    if not (usable(lat) and usable(lon)):
+        stored = session.metadata.extra.get("start_line")
+        if stored is None:
+            return None
+        try:
+            line = _as_line(stored)
+        except ValueError as exc:
+            logger.warning("%s: start line in the file ignored: %s", session.file, exc)
+            return None
+    positions = fresh_positions(session)
+    if positions is None:
         logger.warning("%s: start line given but the session has no GPS positions", session.file)
         return None
-    times = line_crossings(session.elapsed_s, lat, lon, breaks, line)
+    times = line_crossings(session.elapsed_s, *positions, breaks, line)
     if not times:
         return None
     return Boundaries(times, model.SOURCE_START_LINE, line=line)
 
 
 def _from_auto_line(session: Session, breaks: np.ndarray) -> Boundaries | None:
-    lat = canonical_values(session, "latitude")
-    lon = canonical_values(session, "longitude")
-    if not (usable(lat) and usable(lon)):
+    positions = fresh_positions(session)
+    if positions is None:
         return None
-    line = find_start_line(session.elapsed_s, lat, lon, breaks)
+    line = find_start_line(session.elapsed_s, *positions, breaks)
     if line is None:
         return None
-    times = line_crossings(session.elapsed_s, lat, lon, breaks, line)
+    # find_start_line puts the line's second end to the left of travel.
+    times = line_crossings(session.elapsed_s, *positions, breaks, line, left_to_right=True)
     if not times:
         return None
     return Boundaries(times, model.SOURCE_AUTO_START_LINE, line=line)

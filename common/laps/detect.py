@@ -18,11 +18,13 @@ from .signals import canonical_values, pit_status, sample_period_s, step_breaks,
 logger = logging.getLogger(__name__)
 
 # A flying lap in which the car stands still (below STOP_SPEED_KMH) for STOP_MIN_S or longer is
-# invalid: it stopped on track or in the pits without a pit-road channel to say so.
+# invalid: it stopped on track, or in the pits of a log without a pit-road channel.
 STOP_SPEED_KMH = 5.0
 STOP_MIN_S = 10.0
-# A flying lap shorter than this share of the median flying lap is invalid (a false crossing).
+# A flying lap shorter than this share of the median flying lap time, or longer than the other
+# share of the median flying lap distance, is invalid.
 SHORT_LAP_SHARE = 0.5
+LONG_LAP_SHARE = 1.5
 # Producer laps with a start time are matched to the detected lap starting within this many
 # seconds (or two sample periods, when that is longer).
 PRODUCER_MATCH_S = 1.0
@@ -31,7 +33,11 @@ SPLIT_BEACONS_KEY = "split_beacons_s"
 
 @dataclass
 class _Span:
-    """A stretch of the recording between two boundaries, with its sample index range."""
+    """A stretch of the recording between two boundaries.
+
+    ``first`` and ``stop`` are the index range of its samples (``stop`` excluded); ``gap`` is
+    True when a recording gap lies inside it.
+    """
 
     start_s: float
     end_s: float
@@ -49,9 +55,31 @@ class _Signals:
         self.t = session.elapsed_s
         self.breaks = step_breaks(session)
         self.pit = pit_status(session)
-        speed = canonical_values(session, "speed")
-        self.speed = speed if usable(speed) else None
         self.distance, self.distance_source = cumulative_distance(session)
+        speed = canonical_values(session, "speed")
+        if usable(speed):
+            self.speed = speed
+        elif self.distance is not None:
+            self.speed = _speed_from_distance(self.t, self.distance, self.breaks)
+        else:
+            self.speed = None
+
+
+def _speed_from_distance(t: np.ndarray, distance_m: np.ndarray, breaks: np.ndarray) -> np.ndarray | None:
+    """Return speed in km/h at each sample: the mean of the steps on either side, from distance
+    over time. Steps across a recording gap give no speed."""
+    if t.size < 2:
+        return None
+    dt = np.diff(t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where((dt > 0) & ~breaks, np.diff(distance_m) / dt * 3.6, np.nan)
+    left = np.concatenate(([np.nan], step))
+    right = np.concatenate((step, [np.nan]))
+    both = np.vstack((left, right))
+    count = np.isfinite(both).sum(axis=0)
+    total = np.nansum(both, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def detect_laps(session: Session, start_line: Line | None = None) -> list[Lap]:
@@ -66,7 +94,7 @@ def detect_laps(session: Session, start_line: Line | None = None) -> list[Lap]:
     bounds = find_boundaries(session, start_line)
     signals = _Signals(session)
     spans = _spans(signals, bounds.times_s)
-    numbers = _numbers(spans, bounds, signals.t)
+    numbers = _numbers(spans, bounds)
 
     laps = []
     for number, span in zip(numbers, spans):
@@ -84,12 +112,13 @@ def detect_laps(session: Session, start_line: Line | None = None) -> list[Lap]:
             mean_speed_kmh=None,
             source=bounds.source,
         )
-        lap.max_speed_kmh, lap.mean_speed_kmh = _speeds(span, signals, lap.distance_m)
-        if lap.valid:
-            _check_stop(lap, span, signals)
+        lap.max_speed_kmh, lap.mean_speed_kmh = _speeds(span, signals)
         laps.append(lap)
 
-    _check_short(laps)
+    _check_lengths(laps)
+    for lap, span in zip(laps, spans):
+        if lap.valid:
+            _check_stop(lap, span, signals)
     _attach_split_beacons(laps, session)
     _attach_producer_laps(laps, session)
     logger.debug("%s: %d laps from %s, distance from %s", session.file, len(laps), bounds.source,
@@ -100,8 +129,8 @@ def detect_laps(session: Session, start_line: Line | None = None) -> list[Lap]:
 def lap_of_samples(elapsed_s: np.ndarray, laps: list[Lap]) -> np.ndarray:
     """Return the lap number of each sample, or -1 for a sample outside every lap.
 
-    A lap holds the samples from its start up to but not including its end; the last lap also
-    holds the sample at its end.
+    A lap contains the samples from its start up to but not including its end. The last lap also
+    contains the sample at its end.
     """
     out = np.full(elapsed_s.shape, -1, dtype=np.int64)
     for k, lap in enumerate(laps):
@@ -141,7 +170,7 @@ def _spans(signals: _Signals, crossings_s: list[float]) -> list[_Span]:
     return spans
 
 
-def _numbers(spans: list[_Span], bounds: Boundaries, t: np.ndarray) -> list[int]:
+def _numbers(spans: list[_Span], bounds: Boundaries) -> list[int]:
     """Number the laps: as the source counts them when it can, otherwise 0 for a lap before
     the first crossing and 1, 2, ... from the first crossing on."""
     if bounds.first_number is not None:
@@ -172,6 +201,8 @@ def _classify(span: _Span, signals: _Signals) -> tuple[str, bool, str | None]:
     any_pit = pit is not None and has_samples and bool(pit[span.first:span.stop].any())
 
     if not span.starts_at_line and not span.ends_at_line:
+        if on_pit_start:
+            return model.PARTIAL, False, "no line crossing in the recording; starts on pit road"
         return model.PARTIAL, False, "no line crossing in the recording"
     if span.gap:
         return model.PARTIAL, False, "spans a recording gap"
@@ -201,20 +232,16 @@ def _distance(span: _Span, signals: _Signals) -> float | None:
     return float(at[1] - at[0])
 
 
-def _speeds(span: _Span, signals: _Signals, distance_m: float | None) -> tuple[float | None, float | None]:
+def _speeds(span: _Span, signals: _Signals) -> tuple[float | None, float | None]:
     """Return the lap's maximum and time-weighted mean speed in km/h.
 
-    Without a speed channel the maximum is None and the mean is the lap distance over the
-    lap's recorded time.
+    Both are None when the session has neither a speed channel nor a distance to derive speed
+    from. Steps across a recording gap do not count towards the mean.
     """
+    if signals.speed is None:
+        return None, None
     t = signals.t
     lo, hi = span.first, span.stop
-    if signals.speed is None:
-        duration = _recorded_time(span, signals)
-        if distance_m is None or duration <= 0:
-            return None, None
-        return None, distance_m / duration * 3.6
-
     v = signals.speed[lo:hi]
     finite = np.isfinite(v)
     if not finite.any():
@@ -230,48 +257,45 @@ def _speeds(span: _Span, signals: _Signals, distance_m: float | None) -> tuple[f
     return top, area / float(dt[ok].sum())
 
 
-def _recorded_time(span: _Span, signals: _Signals) -> float:
-    """Return the span's duration in seconds minus the recording gaps inside it."""
-    t = signals.t
-    duration = span.end_s - span.start_s
-    if not span.gap:
-        return duration
-    step_lo = max(0, int(np.searchsorted(t, span.start_s, side="right")) - 1)
-    step_hi = int(np.searchsorted(t, span.end_s, side="left"))
-    steps = np.diff(t)[step_lo:step_hi]
-    return duration - float(steps[signals.breaks[step_lo:step_hi]].sum())
-
-
 def _check_stop(lap: Lap, span: _Span, signals: _Signals) -> None:
     """Mark a flying lap invalid when the car stands still in it for ``STOP_MIN_S`` or longer."""
     if signals.speed is None or span.stop - span.first < 2:
         return
     t = signals.t[span.first:span.stop]
-    slow = signals.speed[span.first:span.stop] < STOP_SPEED_KMH
-    longest = 0.0
-    run_start = None
-    for k in range(slow.size):
-        if slow[k] and run_start is None:
-            run_start = t[k]
-        elif not slow[k] and run_start is not None:
-            longest = max(longest, t[k - 1] - run_start)
-            run_start = None
-    if run_start is not None:
-        longest = max(longest, t[-1] - run_start)
+    with np.errstate(invalid="ignore"):
+        slow = signals.speed[span.first:span.stop] < STOP_SPEED_KMH
+    if not slow.any():
+        return
+    edges = np.diff(np.concatenate(([0], slow.astype(np.int8), [0])))
+    run_starts = np.nonzero(edges == 1)[0]
+    run_ends = np.nonzero(edges == -1)[0] - 1
+    longest = float(np.max(t[run_ends] - t[run_starts]))
     if longest >= STOP_MIN_S:
         lap.valid = False
         lap.reason = f"stands still for {longest:.0f} s"
 
 
-def _check_short(laps: list[Lap]) -> None:
-    flying = [lap.lap_time_s for lap in laps if lap.kind == model.FLYING and lap.valid]
+def _check_lengths(laps: list[Lap]) -> None:
+    """Mark flying laps invalid whose time or distance is far from the median flying lap.
+
+    A lap shorter than ``SHORT_LAP_SHARE`` of the median time comes from a false crossing. A lap
+    longer than ``LONG_LAP_SHARE`` of the median distance spans a missed crossing (a pit lane
+    that bypasses the line, a GPS dropout at the line). Needs three flying laps to compare.
+    """
+    flying = [lap for lap in laps if lap.kind == model.FLYING and lap.valid]
     if len(flying) < 3:
         return
-    limit = SHORT_LAP_SHARE * float(np.median(flying))
-    for lap in laps:
-        if lap.kind == model.FLYING and lap.valid and lap.lap_time_s < limit:
+    time_limit = SHORT_LAP_SHARE * float(np.median([lap.lap_time_s for lap in flying]))
+    distances = [lap.distance_m for lap in flying if lap.distance_m is not None]
+    distance_limit = LONG_LAP_SHARE * float(np.median(distances)) if len(distances) >= 3 else None
+    for lap in flying:
+        if lap.lap_time_s < time_limit:
             lap.valid = False
             lap.reason = "shorter than half the median lap time"
+        elif distance_limit is not None and lap.distance_m is not None and lap.distance_m > distance_limit:
+            lap.valid = False
+            lap.reason = (f"{lap.distance_m / (distance_limit / LONG_LAP_SHARE):.1f} times the median lap "
+                          "distance: a line crossing is missing")
 
 
 def _attach_split_beacons(laps: list[Lap], session: Session) -> None:
@@ -297,25 +321,27 @@ def _attach_split_beacons(laps: list[Lap], session: Session) -> None:
 def _attach_producer_laps(laps: list[Lap], session: Session) -> None:
     """Store each producer lap time (and its sector times) on the detected lap it describes.
 
-    A producer lap with a start time (seconds on the file's time axis) matches the lap starting
-    closest to it, within ``PRODUCER_MATCH_S``; one without a start time matches by number.
+    A producer lap with a start time (seconds on the file's time axis) matches the lap whose
+    start and duration both lie within the tolerance of its own, the larger of
+    ``PRODUCER_MATCH_S`` and two sample periods. One without a start time matches the lap with
+    its number when the durations agree within the same tolerance.
     """
     if not session.producer_laps or not laps:
         return
     tolerance = max(PRODUCER_MATCH_S, 2.0 * sample_period_s(session.elapsed_s))
     for producer in session.producer_laps:
-        target = None
         if producer.start_s is not None:
             start = producer.start_s - session.time_offset_s
-            nearest = min(laps, key=lambda lap: abs(lap.start_s - start))
-            if abs(nearest.start_s - start) <= tolerance:
-                target = nearest
+            candidates = [lap for lap in laps if abs(lap.start_s - start) <= tolerance]
         else:
-            target = next((lap for lap in laps if lap.number == producer.number), None)
-        if target is None:
+            candidates = [lap for lap in laps if lap.number == producer.number]
+        candidates = [lap for lap in candidates
+                      if abs((lap.end_s - lap.start_s) - producer.lap_time_s) <= tolerance]
+        if not candidates:
             logger.info("%s: producer lap %d (%.3f s) matches no detected lap", session.file,
                         producer.number, producer.lap_time_s)
             continue
+        target = min(candidates, key=lambda lap: abs((lap.end_s - lap.start_s) - producer.lap_time_s))
         target.producer_lap_time_s = producer.lap_time_s
         if producer.sector_times_s and not target.sector_times_s:
             target.sector_times_s = list(producer.sector_times_s)

@@ -26,7 +26,7 @@ def integrate_distance(session: Session) -> np.ndarray:
     """Return the distance travelled since the session start, in metres, on the time base.
 
     Each time step adds the trapezoid of the speed channel (km/h, converted to m/s) over the real
-    step length; a step without speed at both ends adds the great-circle distance between its GPS
+    step length. A step without speed at both ends adds the great-circle distance between its GPS
     positions instead. A step that is a recording gap or crosses into another GPS track segment
     (see ``signals.step_breaks``) adds nothing. The result is all NaN when the session has neither
     speed nor positions.
@@ -74,8 +74,7 @@ def cumulative_distance(session: Session) -> tuple[np.ndarray | None, str]:
 
     lap_distance = canonical_values(session, "lap_distance")
     if usable(lap_distance):
-        lap_length = track_m if track_m else float(np.nanmax(lap_distance))
-        return _unwrap_resets(lap_distance, breaks, lap_length), "lap_distance"
+        return _unwrap_resets(lap_distance, breaks, track_m), "lap_distance"
 
     fraction = canonical_values(session, "lap_distance_pct")
     if track_m and usable(fraction):
@@ -94,10 +93,10 @@ def cumulative_distance(session: Session) -> tuple[np.ndarray | None, str]:
 def _unwrap_resets(values: np.ndarray, breaks: np.ndarray, lap_length_m: float | None) -> np.ndarray:
     """Turn a distance channel that may reset to 0 into a cumulative distance from 0.
 
-    A drop larger than ``RESET_DROP_M`` is a reset: the step then adds the rest of the lap
-    (``lap_length_m`` minus the value before, when the lap length is known) plus the value after.
-    Smaller drops are noise and add nothing. Steps with a missing end or across a recording gap
-    add nothing.
+    A drop larger than ``RESET_DROP_M`` is a reset. When the lap length is known, the step then
+    adds the rest of the lap (``lap_length_m`` minus the value before) plus the value after.
+    Otherwise it adds the mean of the steps on either side. Smaller drops are noise and add
+    nothing. Steps with a missing end or across a recording gap add nothing.
     """
     n = values.size
     if n == 0:
@@ -110,6 +109,11 @@ def _unwrap_resets(values: np.ndarray, breaks: np.ndarray, lap_length_m: float |
         reset = ok & (diff < -RESET_DROP_M)
         forward = ok & (diff > 0)
     steps[forward] = diff[forward]
-    rest = np.maximum(lap_length_m - before[reset], 0.0) if lap_length_m else 0.0
-    steps[reset] = rest + np.maximum(after[reset], 0.0)
+    resets = np.nonzero(reset)[0]
+    if lap_length_m:
+        steps[resets] = np.maximum(lap_length_m - before[resets], 0.0) + np.maximum(after[resets], 0.0)
+        return np.concatenate(([0.0], np.cumsum(steps)))
+    for k in resets:
+        around = [steps[j] for j in (k - 1, k + 1) if 0 <= j < n - 1 and forward[j]]
+        steps[k] = float(np.mean(around)) if around else max(float(after[k]), 0.0)
     return np.concatenate(([0.0], np.cumsum(steps)))

@@ -24,10 +24,10 @@ SOURCE_NONE = "none"
 class Lap:
     """One lap of a session, or a part of one, on the session's time axis.
 
-    ``start_s`` and ``end_s`` are seconds from the session start; a lap holds the samples with
-    ``start_s <= t < end_s`` (the last lap also holds the sample at ``end_s``). ``lap_time_s`` is
-    ``end_s - start_s`` rounded to the millisecond, also for out-, in- and partial laps, where it
-    is a duration and not a lap time; ``valid`` tells the two apart. ``distance_m`` is None when
+    ``start_s`` and ``end_s`` are seconds from the session start. A lap contains the samples with
+    ``start_s <= t < end_s``, and the last lap also the sample at ``end_s``. ``lap_time_s`` is
+    ``end_s - start_s`` rounded to the millisecond. For out-, in- and partial laps it is only a
+    duration, so only a valid lap's ``lap_time_s`` is a lap time. ``distance_m`` is None when
     the session has no distance, speed or position. ``source`` names the boundary source (one of
     the ``SOURCE_*`` names). ``producer_lap_time_s`` is the lap time that the producing tool wrote
     for the same lap, kept for comparison.
