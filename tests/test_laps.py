@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from common.formats import parse_path
 from common.laps import (
@@ -23,7 +24,6 @@ from common.laps.model import Lap
 from common.laps.signals import step_breaks
 from common.model import Metadata, ParsedLog, ProducerLap, SourceChannel
 from common.normalize import normalize
-from conftest import DATA
 
 LAPS = DATA / "laps"
 

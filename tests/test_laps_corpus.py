@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from conftest import CORPUS, corpus_file
 
 from common.errors import ParseError
 from common.formats import parse_path
 from common.laps import detect_laps, lap_of_samples
 from common.laps.signals import gap_threshold_s, step_breaks
-from conftest import CORPUS, corpus_file
 
 
 def _load(relative: str):
@@ -230,8 +232,8 @@ def test_corpus_laps_cover_recording(relative):
     t = session.elapsed_s
     assert laps[0].start_s == t[0]
     assert laps[-1].end_s == t[-1]
-    assert all(a.end_s == b.start_s for a, b in zip(laps, laps[1:]))
-    assert all(a.number < b.number for a, b in zip(laps, laps[1:]))
+    assert all(a.end_s == b.start_s for a, b in itertools.pairwise(laps))
+    assert all(a.number < b.number for a, b in itertools.pairwise(laps))
     assert (lap_of_samples(t, laps) >= 0).all()
 
 

@@ -31,8 +31,24 @@ from .report import format_lap_table, format_lap_time, summarize_laps
 from .store import store_laps
 
 __all__ = [
-    "Boundaries", "FLYING", "IN", "KINDS", "Lap", "Line", "OUT", "PARTIAL", "cumulative_distance",
-    "detect_laps", "find_boundaries", "find_start_line", "format_lap_table", "format_lap_time",
-    "haversine_m", "integrate_distance", "lap_of_samples", "line_crossings", "store_laps",
+    "FLYING",
+    "IN",
+    "KINDS",
+    "OUT",
+    "PARTIAL",
+    "Boundaries",
+    "Lap",
+    "Line",
+    "cumulative_distance",
+    "detect_laps",
+    "find_boundaries",
+    "find_start_line",
+    "format_lap_table",
+    "format_lap_time",
+    "haversine_m",
+    "integrate_distance",
+    "lap_of_samples",
+    "line_crossings",
+    "store_laps",
     "summarize_laps",
 ]

@@ -26,8 +26,7 @@ import numpy as np
 from ..model import Session
 from . import model
 from .geometry import Line, find_start_line, line_crossings
-from .signals import (canonical_values, fresh_positions, running_lap_time, sample_period_s,
-                      step_breaks, usable)
+from .signals import canonical_values, fresh_positions, running_lap_time, sample_period_s, step_breaks, usable
 
 logger = logging.getLogger(__name__)
 

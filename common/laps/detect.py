@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -152,7 +153,7 @@ def _spans(signals: _Signals, crossings_s: list[float]) -> list[_Span]:
     else:
         if crossings[0] > first:
             edges.append((first, crossings[0], False, True))
-        edges.extend((a, b, True, True) for a, b in zip(crossings[:-1], crossings[1:]))
+        edges.extend((a, b, True, True) for a, b in itertools.pairwise(crossings))
         if crossings[-1] < last:
             edges.append((crossings[-1], last, True, False))
 
@@ -177,7 +178,7 @@ def _numbers(spans: list[_Span], bounds: Boundaries) -> list[int]:
         return [bounds.first_number + k for k in range(len(spans))]
     if bounds.counter is not None:
         numbers = [_counter_at_end(span, bounds.counter) for span in spans]
-        if all(n is not None for n in numbers) and all(b > a for a, b in zip(numbers, numbers[1:])):
+        if all(n is not None for n in numbers) and all(b > a for a, b in itertools.pairwise(numbers)):
             return [int(n) for n in numbers]
         logger.info("lap counter does not number the detected laps in order; numbering them 0, 1, ...")
     first = 1 if spans and spans[0].starts_at_line else 0
@@ -315,7 +316,7 @@ def _attach_split_beacons(laps: list[Lap], session: Session) -> None:
         if not inside:
             continue
         edges = [lap.start_s, *inside, lap.end_s]
-        lap.sector_times_s = [round(b - a, 3) for a, b in zip(edges[:-1], edges[1:])]
+        lap.sector_times_s = [round(b - a, 3) for a, b in itertools.pairwise(edges)]
 
 
 def _attach_producer_laps(laps: list[Lap], session: Session) -> None:

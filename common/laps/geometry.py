@@ -7,6 +7,7 @@ below 60 degrees of latitude, its scale error stays under 1 mm per metre.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 
@@ -33,6 +34,7 @@ HEADING_TOLERANCE_DEG = 45.0
 # The automatic line needs this many passes (two complete laps) at one place.
 MIN_PASSES = 3
 MAX_RESAMPLED_POINTS = 12_000
+MAX_CANDIDATES = 2_000
 CANDIDATE_BLOCK = 256
 
 
@@ -142,13 +144,16 @@ def find_start_line(elapsed_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, bre
     radius = max(NEIGHBOUR_RADIUS_M, 2.0 * step_m)
     speed = _path_speed(pt, prun, step_m)
 
-    passes, mean_speed = _count_passes(px, py, hx, hy, prun, speed, radius, step_m)
+    # Every place on a circuit is passed on each lap, so candidates spread evenly along the
+    # path find the best place without testing every resampled point.
+    candidates = np.unique(np.linspace(0, px.size - 1, min(px.size, MAX_CANDIDATES)).round().astype(np.int64))
+    passes, mean_speed = _count_passes(candidates, px, py, hx, hy, prun, speed, radius, step_m)
     best_count = int(passes.max()) if passes.size else 0
     if best_count < MIN_PASSES:
         logger.debug("no automatic start line: at most %d passes at one place", best_count)
         return None
     tied = np.nonzero(passes == best_count)[0]
-    centre = int(tied[np.argmax(mean_speed[tied])])
+    centre = int(candidates[tied[np.argmax(mean_speed[tied])]])
 
     near = _neighbours(px, py, hx, hy, centre, radius)
     dx, dy = float(hx[near].sum()), float(hy[near].sum())
@@ -183,7 +188,7 @@ def _resample_path(elapsed_s, x, y, finite, breaks):
 
     out_x, out_y, out_t, out_run = [], [], [], []
     starts = np.concatenate(([0], np.nonzero(runs[1:] != runs[:-1])[0] + 1, [idx.size]))
-    for run_id, (a, b) in enumerate(zip(starts[:-1], starts[1:])):
+    for run_id, (a, b) in enumerate(itertools.pairwise(starts)):
         if b - a < 2:
             continue
         s = np.concatenate(([0.0], np.cumsum(seg[a:b - 1])))
@@ -225,30 +230,31 @@ def _path_speed(pt, prun, step_m):
     return speed
 
 
-def _count_passes(px, py, hx, hy, prun, speed, radius, step_m):
-    """Count, for every resampled point, the separate same-heading passes within ``radius``."""
-    n = px.size
+def _count_passes(candidates, px, py, hx, hy, prun, speed, radius, step_m):
+    """Count, for each candidate point, the separate same-heading passes within ``radius``.
+
+    Returns the pass counts and the mean speed (m/s) of the points near each candidate.
+    """
     cos_tol = math.cos(math.radians(HEADING_TOLERANCE_DEG))
     separation = max(2, int(PASS_SEPARATION_M / step_m))
-    passes = np.zeros(n, dtype=np.int64)
-    mean_speed = np.zeros(n)
-    for start in range(0, n, CANDIDATE_BLOCK):
-        stop = min(n, start + CANDIDATE_BLOCK)
-        dx = px[start:stop, None] - px[None, :]
-        dy = py[start:stop, None] - py[None, :]
+    passes = np.zeros(candidates.size, dtype=np.int64)
+    mean_speed = np.zeros(candidates.size)
+    for start in range(0, candidates.size, CANDIDATE_BLOCK):
+        block = candidates[start:start + CANDIDATE_BLOCK]
+        dx = px[block, None] - px[None, :]
+        dy = py[block, None] - py[None, :]
         close = (dx * dx + dy * dy) < radius * radius
-        close &= (hx[start:stop, None] * hx[None, :] + hy[start:stop, None] * hy[None, :]) > cos_tol
+        close &= (hx[block, None] * hx[None, :] + hy[block, None] * hy[None, :]) > cos_tol
         rows, cols = np.nonzero(close)
         if rows.size == 0:
             continue
         first = np.ones(rows.size, dtype=bool)
         first[1:] = ((rows[1:] != rows[:-1]) | (cols[1:] - cols[:-1] > separation)
                      | (prun[cols[1:]] != prun[cols[:-1]]))
-        counts = np.bincount(rows[first], minlength=stop - start)
-        passes[start:stop] = counts
-        speed_sum = np.bincount(rows, weights=speed[cols], minlength=stop - start)
-        members = np.bincount(rows, minlength=stop - start)
-        mean_speed[start:stop] = speed_sum / np.maximum(members, 1)
+        passes[start:start + block.size] = np.bincount(rows[first], minlength=block.size)
+        speed_sum = np.bincount(rows, weights=speed[cols], minlength=block.size)
+        members = np.bincount(rows, minlength=block.size)
+        mean_speed[start:start + block.size] = speed_sum / np.maximum(members, 1)
     return passes, mean_speed
 
 

@@ -29,7 +29,7 @@ def format_lap_time(seconds: float | None) -> str:
     """Format seconds as ``m:ss.mmm`` (``h:mm:ss.mmm`` from one hour), or ``-`` for None."""
     if seconds is None:
         return "-"
-    millis = int(round(seconds * 1000))
+    millis = round(seconds * 1000)
     sign = "-" if millis < 0 else ""
     millis = abs(millis)
     hours, rest = divmod(millis, 3_600_000)
