@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
+import pg8000.dbapi
 import pg8000.native
 
 from ..errors import SimtelError, TransientError
@@ -84,7 +85,11 @@ _connector = None
 
 
 def _connect_cloud_sql() -> pg8000.native.Connection:
-    """Connect through cloud-sql-python-connector with IAM database authentication."""
+    """Connect through cloud-sql-python-connector with IAM database authentication.
+
+    One connector per process refreshes its certificates lazily (on demand), which suits
+    functions whose CPU is throttled between requests.
+    """
     global _connector
     from google.cloud.sql.connector import Connector, IPTypes
 
@@ -98,44 +103,24 @@ def _connect_cloud_sql() -> pg8000.native.Connection:
         db=os.environ.get("DB_NAME", "simtel"),
         enable_iam_auth=True,
     )
-    # The connector returns a DB-API connection; the native interface shares its socket setup,
-    # so wrap the same parameters through pg8000.native for one code path.
-    return _NativeFromDbapi(dbapi)  # type: ignore[return-value]
+    return as_native(dbapi)
 
 
-class _NativeFromDbapi:
-    """Expose ``run`` on a pg8000 DB-API connection, as pg8000.native.Connection does."""
+class CloudSqlConnection(pg8000.dbapi.Connection):
+    """A pg8000 DB-API connection with pg8000.native's ``run`` interface.
 
-    def __init__(self, dbapi) -> None:
-        self._dbapi = dbapi
-        self._dbapi.autocommit = True
+    The connector returns DB-API connections; both classes share pg8000's core connection, and
+    ``run`` uses only core methods, so the rest of the code keeps one interface.
+    """
 
-    def run(self, sql: str, stream=None, **params):
-        cursor = self._dbapi.cursor()
-        if stream is not None:
-            cursor.execute(sql, stream=stream)
-        else:
-            import re
+    _context = None
+    run = pg8000.native.Connection.run
 
-            names = []
 
-            def repl(m):
-                names.append(m.group(1))
-                return "%s"
-
-            converted = re.sub(r"(?<!:):([a-zA-Z_][a-zA-Z0-9_]*)", repl, sql)
-            cursor.execute(converted, tuple(params[n] for n in names) if names else None)
-        try:
-            return cursor.fetchall()
-        except Exception:  # noqa: BLE001 - statements without a result set
-            return None
-
-    @property
-    def row_count(self) -> int:
-        return -1
-
-    def close(self) -> None:
-        self._dbapi.close()
+def as_native(dbapi: pg8000.dbapi.Connection) -> pg8000.native.Connection:
+    """Give a pg8000 DB-API connection the native ``run`` method, in place."""
+    dbapi.__class__ = CloudSqlConnection
+    return dbapi  # type: ignore[return-value]
 
 
 class Pool:
