@@ -256,6 +256,15 @@ def test_counter_refined_by_running_lap_time():
     assert laps[1].lap_time_s == 60.5
 
 
+def test_counter_constant_running_time_unused():
+    # iRacing writes LapCurrentLapTime 0 while the car sits in the pits: it gives no lap start.
+    t = np.arange(0.0, 60.0, 0.1)
+    counter = np.where(t >= 30.0, 2.0, 1.0)
+    session = _session(t, [("Lap", "", counter), ("LapCurrentLapTime", "s", np.zeros(t.size))])
+    laps = detect_laps(session)
+    assert laps[1].start_s == pytest.approx(30.0)
+
+
 def test_out_flying_in_pit_road():
     laps = detect_laps(parse_path(LAPS / "pit_out_in.csv"))
     assert [lap.kind for lap in laps] == ["out", "flying", "in"]

@@ -36,6 +36,8 @@ DUPLICATE_S = 0.001
 FLICKER_S = 1.0
 # Seconds around a counter change in which a running lap time channel is read (times 5).
 COUNTER_WINDOW_S = 2.0
+# Largest interquartile range (s) of the lap starts that a running lap time channel may give.
+RUNNING_TIME_SPREAD_S = 0.5
 # The lap-distance fraction wraps when it goes from at least HIGH to at most LOW in one step.
 WRAP_HIGH = 0.75
 WRAP_LOW = 0.25
@@ -208,7 +210,8 @@ def _start_from_running_time(t: np.ndarray, running: np.ndarray, change: float) 
     Each sample within ``5 x COUNTER_WINDOW_S`` of the change whose running time is below that
     window gives a start ``t - running``. The lap start is the median of the starts that fall
     before the change plus one second. Samples that still show the previous lap, or that were
-    interpolated across the reset, give starts outside those bounds and are left out.
+    interpolated across the reset, give starts outside those bounds and are left out. Starts
+    spread wider than ``RUNNING_TIME_SPREAD_S`` leave the change time as it is.
     """
     window = 5.0 * COUNTER_WINDOW_S
     near = (t >= change - window) & (t <= change + window)
@@ -216,7 +219,12 @@ def _start_from_running_time(t: np.ndarray, running: np.ndarray, change: float) 
         near &= running < window
     starts = t[near] - running[near]
     starts = starts[(starts >= change - window) & (starts <= change + 1.0)]
-    return float(np.median(starts)) if starts.size else change
+    if starts.size == 0:
+        return change
+    # A channel that counts the lap time gives one start from every sample; one that does not
+    # (a constant, another quantity) gives scattered starts and is not used.
+    spread = float(np.percentile(starts, 75) - np.percentile(starts, 25))
+    return float(np.median(starts)) if spread <= RUNNING_TIME_SPREAD_S else change
 
 
 def _counter_changes(t: np.ndarray, counter: np.ndarray) -> list[float]:
