@@ -221,8 +221,8 @@ def _start_from_running_time(t: np.ndarray, running: np.ndarray, change: float) 
     starts = starts[(starts >= change - window) & (starts <= change + 1.0)]
     if starts.size == 0:
         return change
-    # A channel that counts the lap time gives one start from every sample; one that does not
-    # (a constant, another quantity) gives scattered starts and is not used.
+    # A channel that counts the lap time gives the same start from every sample. A constant or
+    # another quantity gives scattered starts, so it is not used.
     spread = float(np.percentile(starts, 75) - np.percentile(starts, 25))
     return float(np.median(starts)) if spread <= RUNNING_TIME_SPREAD_S else change
 
