@@ -6,7 +6,7 @@ import argparse
 
 from ..db.connect import connect
 from ..db.migrate import migrate
-from ..db.sessions import delete_session
+from ..db.sessions import delete_session, prune_sessions
 
 
 def register(sub) -> None:
@@ -22,6 +22,13 @@ def register(sub) -> None:
     d.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
     d.add_argument("--database-url", help="PostgreSQL URL; default: DATABASE_URL")
     d.set_defaults(func=run_delete)
+    r = ssub.add_parser("prune", help="delete sessions older than a number of days (retention)")
+    r.add_argument("--older-than-days", type=float, required=True, metavar="DAYS",
+                   help="delete sessions created more than DAYS days ago")
+    r.add_argument("--status", choices=["received", "parsing", "loading", "ready", "failed"],
+                   help="only sessions with this status")
+    r.add_argument("--database-url", help="PostgreSQL URL; default: DATABASE_URL")
+    r.set_defaults(func=run_prune)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -47,3 +54,15 @@ def run_delete(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     return 1 if missing else 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    conn = connect(args.database_url)
+    try:
+        deleted = prune_sessions(conn, args.older_than_days, args.status)
+    finally:
+        conn.close()
+    for session_id in deleted:
+        print(f"deleted {session_id}")
+    print(f"{len(deleted)} session(s) deleted")
+    return 0

@@ -158,6 +158,25 @@ def delete_session(conn: pg8000.native.Connection, session_id: str) -> bool:
     return True
 
 
+def prune_sessions(conn: pg8000.native.Connection, older_than_days: float,
+                   status: str | None = None) -> list[str]:
+    """Delete sessions created more than ``older_than_days`` ago (optionally only with ``status``).
+
+    Returns the deleted session ids. Each session is deleted in its own transaction.
+    """
+    sql = ("SELECT session_id FROM sessions "
+           "WHERE created_at < now() - make_interval(secs => :age)")
+    params: dict[str, Any] = {"age": older_than_days * 86400.0}
+    if status:
+        sql += " AND status = :status"
+        params["status"] = status
+    deleted = []
+    for (session_id,) in conn.run(sql + " ORDER BY session_key", **params):
+        if delete_session(conn, session_id.strip()):
+            deleted.append(session_id.strip())
+    return deleted
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
