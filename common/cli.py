@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "commands.inspect",
     "commands.db",
     "packaging",
+    "features.cli",
 )
 
 

@@ -7,7 +7,7 @@ the readers here turn both into Python values (``None`` and seconds) at one plac
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -168,7 +168,7 @@ class Record:
         if value is None or value == "":
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
         if not isinstance(value, str):
             raise self.error(key, "invalid time", "ISO 8601 text or epoch milliseconds", value)
         try:
@@ -177,10 +177,10 @@ class Record:
             raise self.error(key, "invalid time", "ISO 8601 text such as 2022-04-04T01:30:00Z",
                              value) from exc
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         return parsed
 
-    def record(self, *keys: str) -> "Record | None":
+    def record(self, *keys: str) -> Record | None:
         key, value = self._get(keys)
         if value is None:
             return None
@@ -188,7 +188,7 @@ class Record:
             raise self.error(key, "invalid value", "a JSON object", value)
         return Record(value, self.field_path(key), self.file)
 
-    def records(self, *keys: str) -> list["Record"]:
+    def records(self, *keys: str) -> list[Record]:
         """Read a list of objects; a missing list is empty."""
         key, value = self._get(keys)
         if value is None:

@@ -1,6 +1,6 @@
 """Parse iRacing Data API lap data (``/data/results/lap_data``).
 
-The API answers with a header (``session_info``, ``chunk_info``) and serves the laps themselves
+The API returns a header (``session_info``, ``chunk_info``) and serves the laps themselves
 as separate chunk files, each a JSON array of lap rows. Accepted here: a chunk array (the
 caller names the subsession), or an object with the laps in ``laps`` and optionally the header.
 """

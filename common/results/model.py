@@ -1,8 +1,11 @@
 """Parsed iRacing results and lap data, in database units.
 
-Conventions for every class here: ``None`` is "none" (the API's ``-1``, or a field the payload
-lacks); positions keep the API's 0-based values; durations are seconds; safety ratings are the
-rating itself (3.47), not the API's ``sub_level`` hundredths.
+Conventions for every class here:
+
+- ``None`` is "none": the API's ``-1``, or a field the payload lacks.
+- Positions keep the API's 0-based values.
+- Durations are seconds.
+- Safety ratings are the rating itself (3.47), not the API's ``sub_level`` hundredths.
 """
 
 from __future__ import annotations
@@ -111,10 +114,13 @@ class Simsession:
 
     @property
     def is_race(self) -> bool:
+        """Return whether this is a race; without a type, a name containing "RACE" decides.
+
+        The feature build applies the same rule in SQL to the stored type and name.
+        """
         if self.type is not None:
             return self.type == SIMSESSION_TYPE_RACE
-        label = f"{self.type_name or ''} {self.name or ''}".upper()
-        return "RACE" in label
+        return "RACE" in (self.name or "").upper()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 """Parse an iRacing Data API subsession result (``/data/results/get``).
 
-Accepted shapes: the current one, with simsessions in ``session_results``; a flat ``results``
-list whose rows carry their own ``simsession_*`` fields; team rows with their drivers nested in
-``driver_results``. Fields that older payloads lack are read as ``None``.
+Accepted shapes:
+
+- the current one, with simsessions in ``session_results``;
+- a flat ``results`` list whose rows carry their own ``simsession_*`` fields;
+- in both, team rows with their drivers nested in ``driver_results``.
+
+Fields that older payloads lack are read as ``None``.
 """
 
 from __future__ import annotations
@@ -167,8 +171,8 @@ def _parse_simsessions(top: Record) -> list[Simsession]:
     simsessions = []
     seen: dict[int, str] = {}
     for index, (block, rows) in enumerate(blocks):
-        # iRacing numbers the last simsession 0 and earlier ones -1, -2, ...; a payload without
-        # the numbers gets the same numbering from the order of the blocks.
+        # iRacing numbers the last simsession 0 and the earlier ones -1, -2 and so on. A payload
+        # without the numbers gets the same numbering from the order of the blocks.
         number = block.integer("simsession_number", sentinel=False)
         if number is None:
             number = index - (len(blocks) - 1)
@@ -246,7 +250,9 @@ def _parse_team_row(row: Record) -> tuple[TeamResult, list[tuple[Record, DriverR
 
 
 def _team_id(row: Record, required: bool = False) -> int | None:
-    team_id = row.integer("team_id", required=required)
+    # Team ids in team-event results can be negative (such as -385239), so -1 is not read as
+    # "none" here; only 0 means "no team".
+    team_id = row.integer("team_id", sentinel=False, required=required)
     if team_id == 0:
         if required:
             raise row.error("team_id", "invalid team id", "a non-zero id", team_id)

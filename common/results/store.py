@@ -1,8 +1,8 @@
 """Store parsed iRacing results and lap data in PostgreSQL, idempotently.
 
-Every write is an upsert that updates a row only when a value differs, and rows of the same
-subsession that a new payload no longer contains are deleted; storing the same payload twice
-therefore writes nothing. A change to a subsession's results also queues the affected
+Every write is an upsert that updates a row only when a value differs. Rows of the same
+subsession that a new payload no longer contains are deleted. So storing the same payload twice
+writes nothing. A change to a subsession's results also queues the affected
 (race, driver) pairs in ml_pending_changes for the next incremental feature build.
 """
 

@@ -317,3 +317,58 @@ CREATE INDEX ml_training_data_cust_idx ON ml_training_data (cust_id, start_time,
 CREATE INDEX ml_training_data_track_idx
     ON ml_training_data (track_id, start_time, subsession_id);
 CREATE INDEX ml_training_data_start_idx ON ml_training_data (start_time, subsession_id);
+
+-- Lap statistics of the telemetry sessions linked to a race and a driver, as of the last
+-- feature build. Each build compares them with the current sessions and laps, so that an
+-- incremental build also reaches the races after a session that was added, changed or
+-- deleted. Sums are numeric so that they do not depend on the order of summation.
+CREATE TABLE ml_telemetry_sessions (
+    session_key bigint PRIMARY KEY,
+    subsession_id bigint NOT NULL,
+    cust_id bigint NOT NULL,
+    valid_laps integer NOT NULL,
+    lap_time_sum_s numeric NOT NULL,
+    lap_time_sq_sum_s2 numeric NOT NULL,
+    best_lap_s double precision NOT NULL
+);
+
+COMMENT ON TABLE ml_training_data IS
+    'One row per driver per race. Features use only facts fixed before the start of the race '
+    'and races strictly before it in (start_time, subsession_id) order; target_* columns are '
+    'the race''s outcome. Positions are 1-based. Rebuilt by common.features.rebuild_features.';
+COMMENT ON COLUMN ml_training_data.field_size IS
+    'Entries (cars) in the race: teams in a team event, drivers otherwise.';
+COMMENT ON COLUMN ml_training_data.opp_irating_mean IS
+    'Mean oldi_rating of the other entries'' drivers (teammates excluded).';
+COMMENT ON COLUMN ml_training_data.field_irating_sof IS
+    'Strength of field, 1600 / ln 2 * ln(n / sum(exp(-oldi_rating * ln 2 / 1600))), over '
+    'every driver of the race.';
+COMMENT ON COLUMN ml_training_data.prior_races IS 'The driver''s races before this one.';
+COMMENT ON COLUMN ml_training_data.form_races IS
+    'Races in the form window: the driver''s latest earlier races, at most 5.';
+COMMENT ON COLUMN ml_training_data.form_dnf_rate IS
+    'Share of the form races not finished (reason_out_id other than 0).';
+COMMENT ON COLUMN ml_training_data.form_irating_delta_mean IS
+    'Mean newi_rating - oldi_rating over the latest 5 earlier races of the same license '
+    'category.';
+COMMENT ON COLUMN ml_training_data.form_irating_slope_per_race IS
+    'Least-squares slope of newi_rating against race number over the latest 5 earlier races '
+    'of the same license category; NULL with fewer than 2.';
+COMMENT ON COLUMN ml_training_data.form_safety_rating_delta_mean IS
+    'Mean safety rating change over the latest 5 earlier races of the same license category; '
+    'a change of license class is not accounted for.';
+COMMENT ON COLUMN ml_training_data.days_since_last_race IS
+    'Days between the driver''s previous race start and this race start.';
+COMMENT ON COLUMN ml_training_data.track_incidents_per_driver IS
+    'Incidents per driver over every earlier race at this track_id.';
+COMMENT ON COLUMN ml_training_data.track_incidents_per_100_laps IS
+    'Incidents per 100 completed laps over every earlier race at this track_id.';
+COMMENT ON COLUMN ml_training_data.tel_prior_sessions IS
+    'Telemetry sessions with a valid lap, linked to this driver and an earlier race.';
+COMMENT ON COLUMN ml_training_data.tel_track_best_lap_s IS
+    'Best valid lap of those sessions whose race was at this track_id.';
+COMMENT ON COLUMN ml_training_data.tel_track_lap_std_s IS
+    'Sample standard deviation of the valid laps of those sessions at this track_id.';
+COMMENT ON COLUMN ml_training_data.tel_lap_cv_mean IS
+    'Mean over the earlier linked sessions (any track) of stddev / mean of their valid laps.';
+COMMENT ON COLUMN ml_training_data.target_dnf IS 'True when reason_out_id is not 0 (Running).';
