@@ -23,6 +23,7 @@ from ..config import settings
 from ..db.connect import Pool, connect
 from ..db.migrate import migrate
 from ..errors import SimtelError, TerminalError
+from ..laps import detect_laps
 from ..model import Session
 from ..parse import stage
 
@@ -51,6 +52,7 @@ class Parsed:
     size: int
     session: Session | None = None
     chunks: list[Chunk] = field(default_factory=list)
+    laps: list = field(default_factory=list)
     error: str | None = None
     unexpected: bool = False
 
@@ -114,6 +116,7 @@ def parse_one(path_text: str, target_bytes: int) -> Parsed:
         parsed.unexpected = True
         return parsed
     parsed.chunks = list(encode_session(parsed.session_id, session, target_bytes))
+    parsed.laps = detect_laps(session)
     parsed.session = _without_values(session)
     return parsed
 
@@ -153,7 +156,7 @@ def ingest(paths: list[Path], database_url: str, workers: int, loaders: int,
                 with lock:
                     summary.failed.append((name, parsed.error))
                 return
-            stage.store(conn, reg.session_key, parsed.session, parsed.chunks)
+            stage.store(conn, reg.session_key, parsed.session, parsed.chunks, parsed.laps)
         rows = 0
         status = None
         for chunk in parsed.chunks:

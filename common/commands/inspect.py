@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import ParseError, SimtelError
 from ..formats import parse_path
-from .report import describe_session, describe_text
+from ..laps import detect_laps, format_lap_table, summarize_laps
+from .report import describe_session, describe_text, lap_json
 
 
 def register(sub) -> None:
@@ -28,8 +29,14 @@ def run(args: argparse.Namespace) -> int:
     except ParseError as exc:
         print(f"simtel: cannot read {exc}", file=sys.stderr)
         return 2
+    laps = detect_laps(session)
     if args.json:
-        print(json.dumps(describe_session(session), indent=2, default=str))
+        body = describe_session(session)
+        body["laps"] = [lap_json(lap) for lap in laps]
+        body["lap_summary"] = summarize_laps(laps)
+        print(json.dumps(body, indent=2, default=str))
     else:
         print(describe_text(session))
+        if laps:
+            print(format_lap_table(laps))
     return 0

@@ -101,3 +101,14 @@ def _num(value) -> str:
     if value is None:
         return "-"
     return f"{float(value):g}"
+
+
+def lap_json(lap) -> dict[str, Any]:
+    """One detected lap as JSON."""
+    return {
+        "number": lap.number, "kind": lap.kind, "valid": lap.valid, "reason": lap.reason,
+        "start_s": lap.start_s, "end_s": lap.end_s, "lap_time_s": lap.lap_time_s,
+        "distance_m": lap.distance_m, "max_speed_kmh": lap.max_speed_kmh,
+        "mean_speed_kmh": lap.mean_speed_kmh, "sector_times_s": list(lap.sector_times_s),
+        "source": lap.source,
+    }

@@ -28,6 +28,7 @@ from ..chunks import Chunk, encode_session
 from ..config import settings
 from ..db.sessions import Registration, mark_failed, register_source, set_status, store_parsed
 from ..errors import ParseError, TerminalError, TransientError
+from ..laps import Lap, detect_laps, store_laps
 from ..model import Session
 
 logger = logging.getLogger(__name__)
@@ -110,12 +111,18 @@ def claim(conn, session_id: str, bucket: str, name: str, generation: int,
     return reg, claimed
 
 
-def store(conn, session_key: int, session: Session, chunks: list[Chunk]) -> None:
-    """Store the parsed session's metadata, channels and laps with its chunk count, atomically."""
+def store(conn, session_key: int, session: Session, chunks: list[Chunk],
+          laps: list[Lap] | None = None) -> None:
+    """Store the parsed session's metadata, channels and laps with its chunk count, atomically.
+
+    ``laps`` are detected from the session when not given.
+    """
+    if laps is None:
+        laps = detect_laps(session)
     conn.run("BEGIN")
     try:
         store_parsed(conn, session_key, session, len(chunks))
-        store_session_laps(conn, session_key, session)
+        store_laps(conn, session_key, laps)
         conn.run("COMMIT")
     except BaseException:
         conn.run("ROLLBACK")
@@ -163,12 +170,6 @@ def _fail(conn, session_key: int, session_id: str, reason: str, log: dict) -> Pa
     mark_failed(conn, session_key, reason)
     logger.warning("file rejected: %s", reason, extra=log)
     return ParseOutcome(session_id, "failed", "failed", reason=reason)
-
-
-def store_session_laps(conn, session_key: int, session: Session) -> None:
-    """Detect and store the session's laps."""
-    # TODO: call common.laps.detect_laps and store_laps here once the laps package lands.
-    _ = (conn, session_key, session)
 
 
 __all__ = ["process", "fail_unreadable", "ParseOutcome", "ParseError"]
