@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import pg8000.native
 
+from ..results.store import count_changed
 from . import sql
 
 logger = logging.getLogger(__name__)
@@ -102,17 +103,17 @@ def _rebuild(conn: pg8000.native.Connection, full: bool, since: datetime | None)
     conn.run(sql.FEATURES_SQL.format(**filters))
     computed = conn.run("SELECT count(*) FROM ml_new")[0][0]
 
-    conn.run(sql.upsert_sql())
-    written = conn.row_count
+    written = count_changed(conn, sql.upsert_sql())
     if full:
-        conn.run("DELETE FROM ml_training_data m WHERE NOT EXISTS (SELECT 1 FROM ml_new n "
-                 "WHERE n.subsession_id = m.subsession_id AND n.cust_id = m.cust_id)")
+        deleted = count_changed(
+            conn, "DELETE FROM ml_training_data m WHERE NOT EXISTS (SELECT 1 FROM ml_new n "
+            "WHERE n.subsession_id = m.subsession_id AND n.cust_id = m.cust_id)")
     else:
-        conn.run("DELETE FROM ml_training_data m USING ml_targets t "
-                 "WHERE m.subsession_id = t.subsession_id AND m.cust_id = t.cust_id "
-                 "AND NOT EXISTS (SELECT 1 FROM ml_new n "
-                 "WHERE n.subsession_id = m.subsession_id AND n.cust_id = m.cust_id)")
-    deleted = conn.row_count
+        deleted = count_changed(
+            conn, "DELETE FROM ml_training_data m USING ml_targets t "
+            "WHERE m.subsession_id = t.subsession_id AND m.cust_id = t.cust_id "
+            "AND NOT EXISTS (SELECT 1 FROM ml_new n "
+            "WHERE n.subsession_id = m.subsession_id AND n.cust_id = m.cust_id)")
     # Only the queued rows this transaction saw: rows queued meanwhile stay for the next build.
     conn.run("DELETE FROM ml_pending_changes WHERE change_id IN "
              "(SELECT change_id FROM ml_pending WHERE change_id IS NOT NULL)")

@@ -73,13 +73,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def count_changed(conn: pg8000.native.Connection, statement: str, **params: Any) -> int:
+    """Run an INSERT, UPDATE or DELETE and return how many rows it inserted, changed or deleted.
+
+    Counted with RETURNING, because the Cloud SQL connection wrapper reports no row count.
+    """
+    return conn.run(f"WITH changed AS ({statement} RETURNING 1) SELECT count(*) FROM changed",
+                    **params)[0][0]
+
+
 def _write(conn: pg8000.native.Connection, table: _Table, rows: list[dict]) -> int:
     """Upsert ``rows`` into ``table``; return how many rows were inserted or changed."""
     if not rows:
         return 0
     payload = json.dumps(rows, default=_json_default)
-    conn.run(_upsert_sql(table), rows=payload)
-    return conn.row_count
+    return count_changed(conn, _upsert_sql(table), rows=payload)
 
 
 CATEGORIES = _Table("ir_categories", ("category_id",),
@@ -176,7 +184,8 @@ def store_results(conn: pg8000.native.Connection, payload: Any, source_name: str
 
     ``payload`` is the file's bytes, its text, the decoded JSON or a ``SubsessionResult``.
     Returns counts: simsessions, results and team_results stored, ``rows_changed`` (0 when
-    the same payload was stored before) and the parser's warnings.
+    the same payload was stored before) and the parser's warnings. The caller must not have a
+    transaction open on ``conn``.
     """
     result = _parse_if_needed(payload, source_name)
     conn.run("BEGIN")
@@ -213,13 +222,12 @@ def _store_results(conn: pg8000.native.Connection, r: SubsessionResult, source_n
     if r.weather is not None:
         changed += _write(conn, WEATHER, [{"subsession_id": sid, **vars(r.weather)}])
     else:
-        conn.run("DELETE FROM ir_subsession_weather WHERE subsession_id = :s", s=sid)
-        changed += conn.row_count
+        changed += count_changed(conn, "DELETE FROM ir_subsession_weather "
+                                 "WHERE subsession_id = :s", s=sid)
 
     numbers = [s.number for s in r.simsessions]
-    conn.run("DELETE FROM ir_simsessions WHERE subsession_id = :s "
-             "AND simsession_number <> ALL(:n::integer[])", s=sid, n=numbers)
-    changed += conn.row_count
+    changed += count_changed(conn, "DELETE FROM ir_simsessions WHERE subsession_id = :s "
+                             "AND simsession_number <> ALL(:n::integer[])", s=sid, n=numbers)
     changed += _write(conn, SIMSESSIONS, [{
         "subsession_id": sid, "simsession_number": s.number, "simsession_type": s.type,
         "simsession_name": s.name, "simsession_subtype": s.subtype,
@@ -310,12 +318,12 @@ def _store_lookups(conn: pg8000.native.Connection, r: SubsessionResult) -> None:
 def _delete_missing(conn: pg8000.native.Connection, table: str, id_column: str,
                     subsession_id: int, keep: list[tuple[int, int]]) -> int:
     """Delete rows of the subsession whose (simsession_number, id) is not in ``keep``."""
-    conn.run(
+    return count_changed(
+        conn,
         f"DELETE FROM {_q(table)} WHERE subsession_id = :s AND (simsession_number, {_q(id_column)})"
         f" NOT IN (SELECT * FROM unnest(:n::integer[], :i::bigint[]))",
         s=subsession_id, n=[k[0] for k in keep], i=[k[1] for k in keep],
     )
-    return conn.row_count
 
 
 def _race_snapshot(conn: pg8000.native.Connection, subsession_id: int) -> tuple | None:
@@ -353,7 +361,8 @@ def store_laps(
     """Parse (unless already parsed) and upsert lap data, in one transaction.
 
     The stored laps of each driver in the payload are replaced by the payload's laps of that
-    driver in that simsession. Returns counts: laps stored and ``rows_changed``.
+    driver in that simsession. Returns counts: laps stored and ``rows_changed``. The caller
+    must not have a transaction open on ``conn``.
     """
     if isinstance(payload, LapData):
         data = payload
@@ -373,14 +382,15 @@ def store_laps(
     conn.run("BEGIN")
     try:
         _write(conn, DRIVERS, [{"cust_id": k, "display_name": v} for k, v in sorted(names.items())])
-        conn.run(
+        changed = count_changed(
+            conn,
             "DELETE FROM ir_laps WHERE subsession_id = :s AND simsession_number = :n "
             "AND cust_id = ANY(:c::bigint[]) AND (cust_id, lap_number) NOT IN "
             "(SELECT * FROM unnest(:lc::bigint[], :ln::integer[]))",
             s=data.subsession_id, n=data.simsession_number, c=sorted(names),
             lc=[lap.cust_id for lap in data.laps], ln=[lap.lap_number for lap in data.laps],
         )
-        changed = conn.row_count + _write(conn, LAPS, rows)
+        changed += _write(conn, LAPS, rows)
         conn.run("COMMIT")
     except BaseException:
         conn.run("ROLLBACK")
