@@ -95,4 +95,10 @@ resource "google_storage_bucket_object" "function_source" {
   name         = "functions/${each.value.file}"
   source       = "${local.package_dir}/${each.value.file}"
   content_type = "application/zip"
+
+  # Upload the new zip before deleting the old one, so the old zip is still there if the
+  # function update that follows fails.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
