@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "commands.db",
     "packaging",
     "features.cli",
+    "api.keys_cli",
 )
 
 

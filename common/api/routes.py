@@ -1,6 +1,6 @@
 """Import every endpoint module so that its routes register, and expose the dispatcher."""
 
-from . import sessions, telemetry  # noqa: F401 - registers routes
+from . import features, laps, openapi, parse, sessions, telemetry, training, uploads  # noqa: F401
 from .app import dispatch
 
 

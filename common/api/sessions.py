@@ -1,14 +1,16 @@
-"""Session endpoints: health, list and detail."""
+"""Session endpoints: health, list with filters, detail and delete."""
 
 from __future__ import annotations
 
-import base64
-import json
-
 import flask
 
+from ..db.sessions import delete_session
+from . import cursors, schemas
 from .app import connection, route
-from .errors import bad_request, not_found
+from .context import Context
+from .errors import conflict, not_found
+from .params import Param, session_id_param
+from .responses import Reply
 
 SESSION_FIELDS = (
     "s.session_id, s.status, s.reason, s.format, t.name, c.name, d.name, s.session_type, "
@@ -21,6 +23,11 @@ SESSION_JOINS = (
     "LEFT JOIN drivers d USING (driver_id)"
 )
 MAX_PAGE = 500
+STATUSES = ("received", "parsing", "loading", "ready", "failed")
+# Statuses in which the pipeline still writes the session; deleting then needs force=true.
+BUSY_STATUSES = ("received", "parsing", "loading")
+# A session's start as a timestamp: its zoned start time, else its local start time read as UTC.
+START_EXPR = "COALESCE(s.start_time, s.start_local AT TIME ZONE 'UTC')"
 
 
 def session_summary(row) -> dict:
@@ -48,49 +55,85 @@ def session_summary(row) -> dict:
         "chunk_count": chunk_count,
         "chunks_loaded": chunks_loaded,
         "created_at": created.isoformat() if created else None,
+        "updated_at": updated.isoformat() if updated else None,
         "ready_at": ready.isoformat() if ready else None,
         "url": f"/v1/sessions/{session_id}",
     }
 
 
-@route("GET", "/health", public=True)
-def health(request: flask.Request):
+@route("GET", "/health", tag="health", public=True,
+       responses={200: Reply("The API and its database answer.", schemas.ref("Health"))})
+def health(ctx: Context):
+    """Check that the API and its database answer."""
     with connection() as conn:
         conn.run("SELECT 1")
     return {"status": "ok", "database": "ok"}
 
 
-@route("GET", "/v1/sessions")
-def list_sessions(request: flask.Request):
-    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
-    cursor = request.args.get("cursor")
+LIST_PARAMS = (
+    Param("track", "string", "Only sessions at this track (exact name).", max_length=200),
+    Param("car", "string", "Only sessions in this car (exact name).", max_length=200),
+    Param("driver", "string", "Only sessions of this driver (exact name).", max_length=200),
+    Param("format", "string", "Only sessions read by this format reader, such as motec_csv.",
+          max_length=50),
+    Param("status", "string", "Only sessions with this status.", choices=STATUSES),
+    Param("started_after", "datetime",
+          "Only sessions that started at or after this time. A session whose file gives no time "
+          "zone is compared by its local start time read as UTC."),
+    Param("started_before", "datetime", "Only sessions that started before this time."),
+    Param("created_after", "datetime", "Only sessions stored at or after this time."),
+    Param("created_before", "datetime", "Only sessions stored before this time."),
+    Param("limit", "integer", "Sessions per page.", default=50, minimum=1, maximum=MAX_PAGE),
+    Param("cursor", "string", "next_cursor of the previous page.", max_length=200),
+)
+
+
+@route("GET", "/v1/sessions", tag="sessions", query=LIST_PARAMS,
+       responses={200: Reply("A page of sessions, newest first.", schemas.ref("SessionPage"))})
+def list_sessions(ctx: Context):
+    """List sessions, newest first, with filters and cursor pagination."""
+    q = ctx.query
     where, params = [], {}
-    if cursor:
+    for name, column in (("track", "t.name"), ("car", "c.name"), ("driver", "d.name"),
+                         ("format", "s.format"), ("status", "s.status")):
+        if q[name] is not None:
+            where.append(f"{column} = :{name}")
+            params[name] = q[name]
+    for name, expression, operator in (("started_after", START_EXPR, ">="),
+                                       ("started_before", START_EXPR, "<"),
+                                       ("created_after", "s.created_at", ">="),
+                                       ("created_before", "s.created_at", "<")):
+        if q[name] is not None:
+            where.append(f"{expression} {operator} :{name}")
+            params[name] = q[name]
+    if q["cursor"]:
+        (after,) = cursors.decode(q["cursor"], (int,))
         where.append("s.session_key < :after")
-        params["after"] = _decode_cursor(cursor)
-    status = request.args.get("status")
-    if status:
-        where.append("s.status = :status")
-        params["status"] = status
+        params["after"] = after
     sql = f"SELECT {SESSION_FIELDS} {SESSION_JOINS}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY s.session_key DESC LIMIT :limit"
+    limit = q["limit"]
     with connection() as conn:
         rows = conn.run(sql, limit=limit + 1, **params)
     items = [session_summary(r) for r in rows[:limit]]
-    next_cursor = _encode_cursor(rows[limit - 1][-1]) if len(rows) > limit else None
+    next_cursor = cursors.encode(rows[limit - 1][-1]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
 
 
-@route("GET", "/v1/sessions/{session_id}")
-def get_session(request: flask.Request, session_id: str):
-    session_id = session_id.lower()
-    if len(session_id) != 64 or any(c not in "0123456789abcdef" for c in session_id):
-        raise bad_request("session id must be 64 hex digits (the SHA-256 of the file)")
+@route("GET", "/v1/sessions/{session_id}", tag="sessions", path_params=(session_id_param(),),
+       responses={200: Reply("The session with its channels, sources, laps and quality report.",
+                             schemas.ref("SessionDetail"))})
+def get_session(ctx: Context):
+    """Get a session: metadata, channels with units and provenance, quality, laps.
+
+    A failed session carries the reason in `reason`.
+    """
+    session_id = ctx.path["session_id"].lower()
     with connection() as conn:
-        rows = conn.run(f"SELECT {SESSION_FIELDS}, s.quality, s.metadata {SESSION_JOINS} "
-                        "WHERE s.session_id = :id", id=session_id)
+        rows = conn.run(f"SELECT {SESSION_FIELDS}, s.quality, s.metadata, s.time_offset_s "
+                        f"{SESSION_JOINS} WHERE s.session_id = :id", id=session_id)
         if not rows:
             raise not_found(f"session {session_id}")
         row = rows[0]
@@ -108,6 +151,7 @@ def get_session(request: flask.Request, session_id: str):
     body = session_summary(row[:23])
     body["quality"] = row[23]
     body["metadata"] = row[24]
+    body["time_offset_s"] = row[25]
     body["channels"] = [
         {"name": c[0], "source_unit": c[1], "canonical": c[2], "unit": c[3], "rate_hz": c[4],
          "kind": c[5], "provenance": c[6], "group": c[7], "column": c[8], "extra_index": c[9]}
@@ -126,29 +170,27 @@ def get_session(request: flask.Request, session_id: str):
     return body
 
 
-def _int_param(request: flask.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"parameter {name} must be an integer, found {raw!r}") from None
-    if not lo <= value <= hi:
-        raise bad_request(f"parameter {name} must be between {lo} and {hi}, found {value}")
-    return value
+@route("DELETE", "/v1/sessions/{session_id}", tag="sessions", scope="write",
+       path_params=(session_id_param(),),
+       query=(Param("force", "boolean", "Delete even while the pipeline is still writing the session.",
+                    default=False),),
+       responses={204: Reply("Deleted.", None, ()),
+                  409: Reply("The pipeline is still writing the session; retry later or pass "
+                             "force=true.", schemas.ERROR)})
+def remove_session(ctx: Context):
+    """Delete a session with its channels, laps and samples.
 
-
-def _encode_cursor(session_key: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"k": session_key}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded))["k"]
-        if not isinstance(value, int):
-            raise ValueError
-        return value
-    except (ValueError, KeyError, TypeError):
-        raise bad_request("parameter cursor is invalid; pass next_cursor from the previous page") from None
+    The uploaded file stays in the bucket; uploading the same bytes again creates the session
+    again.
+    """
+    session_id = ctx.path["session_id"].lower()
+    with connection() as conn:
+        rows = conn.run("SELECT status FROM sessions WHERE session_id = :id", id=session_id)
+        if not rows:
+            raise not_found(f"session {session_id}")
+        if rows[0][0] in BUSY_STATUSES and not ctx.query["force"]:
+            raise conflict(f"session {session_id} is {rows[0][0]}: the pipeline is still writing it; "
+                           "retry when it is ready or failed, or pass force=true")
+        if not delete_session(conn, session_id):
+            raise not_found(f"session {session_id}")
+    return flask.Response(status=204)

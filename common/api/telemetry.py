@@ -1,101 +1,112 @@
-"""Telemetry endpoint: a session's samples for chosen channels, as columnar JSON."""
+"""Telemetry endpoint: chosen channels of a session over a time range or a lap, optionally
+downsampled, as columnar JSON, CSV or Parquet."""
 
 from __future__ import annotations
 
-import math
-
-import flask
-
-from .. import channels as table
+from . import encode, schemas, series
 from .app import connection, route
-from .errors import bad_request, not_found
-from .sessions import _int_param
+from .context import Context
+from .downsample import lttb_indices, minmax_indices
+from .errors import bad_request, invalid
+from .params import Param, session_id_param
+from .responses import CSV, JSON, PARQUET, Reply
 
-# Most rows one request returns; ask for a time range to read more.
+# Most rows one request returns without downsampling; ask for a time range to read more.
 MAX_ROWS = 200_000
+# Most rows read for one downsampled request (about 5.5 hours at 100 Hz).
+MAX_SCAN_ROWS = 2_000_000
+MAX_POINTS = 100_000
+MAX_CHANNELS = 64
+
+QUERY = (
+    Param("channels", "list",
+          "Channel names, comma-separated: canonical names (speed, throttle, ...) or the names in "
+          "the file. Quote a name that contains a comma as in CSV.", required=True,
+          max_length=10_000, example="speed,throttle,brake"),
+    Param("start_s", "number", "Start of the time range, in seconds from the session start "
+                               "(inclusive)."),
+    Param("end_s", "number", "End of the time range, in seconds from the session start (inclusive)."),
+    Param("lap", "integer", "Read one stored lap (see /laps) instead of a time range.",
+          minimum=0, maximum=100_000),
+    Param("max_points", "integer",
+          "Downsample to at most this many rows. minmax needs at least 2 per channel, lttb 3 per "
+          "channel.", minimum=2, maximum=MAX_POINTS),
+    Param("downsample", "string",
+          "minmax keeps each channel's minimum and maximum per time bucket; lttb keeps each "
+          "line's shape (Largest-Triangle-Three-Buckets).", choices=("minmax", "lttb"),
+          default="minmax"),
+    Param("limit", "integer", "Most rows returned without max_points.", default=MAX_ROWS, minimum=1,
+          maximum=MAX_ROWS),
+    Param("format", "string", "Response format; overrides the Accept header.",
+          choices=tuple(encode.FORMATS)),
+)
 
 
-@route("GET", "/v1/sessions/{session_id}/telemetry")
-def telemetry(request: flask.Request, session_id: str):
-    names = [n.strip() for n in request.args.get("channels", "").split(",") if n.strip()]
-    if not names:
-        raise bad_request("parameter channels is required: a comma-separated list of channel names")
-    start = _float_param(request, "start_s")
-    end = _float_param(request, "end_s")
-    limit = _int_param(request, "limit", MAX_ROWS, 1, MAX_ROWS)
+@route("GET", "/v1/sessions/{session_id}/telemetry", tag="telemetry",
+       path_params=(session_id_param(),), query=QUERY,
+       responses={200: Reply(
+           "Columnar telemetry. CSV: a header row (elapsed_s and the channel names as requested), "
+           "one row per sample, empty fields for missing values. Parquet: one column per channel, "
+           "with unit and source_name in the field metadata.",
+           schemas.ref("Telemetry"), (JSON, CSV, PARQUET))})
+def telemetry(ctx: Context):
+    """Read channels of a session over a time range or a lap, optionally downsampled.
+
+    Without max_points every stored row in the range is returned, up to limit; `truncated`
+    says whether rows were left out.
+    """
+    q = ctx.query
+    session_id = ctx.path["session_id"].lower()
+    names = q["channels"]
+    _check_request(q, names)
+    max_rows = MAX_SCAN_ROWS if q["max_points"] else q["limit"]
+    start_s, end_s = q["start_s"], q["end_s"]
     with connection() as conn:
-        rows = conn.run("SELECT session_key FROM sessions WHERE session_id = :id", id=session_id.lower())
-        if not rows:
-            raise not_found(f"session {session_id}")
-        key = rows[0][0]
-        known = conn.run(
-            "SELECT source_name, canonical_name, unit, storage_column, extra_index FROM channels "
-            "WHERE session_key = :k ORDER BY position", k=key)
-        selected = []
-        for name in names:
-            match = _find(known, name)
-            if match is None:
-                raise not_found(f"channel {name!r} in session {session_id}")
-            selected.append((name, *match))
-        expressions = []
-        params: dict = {"k": key, "limit": limit}
-        for i, (_, _, _, _, column, extra_index) in enumerate(selected):
-            if column is not None:
-                if column not in table.BY_NAME:
-                    raise bad_request(f"channel column {column!r} is not a known column")
-                expressions.append(f'"{column}"')
-            else:
-                params[f"x{i}"] = extra_index + 1
-                expressions.append(f"extra[:x{i}]")
-        where = "session_key = :k"
-        if start is not None:
-            where += " AND elapsed_s >= :start"
-            params["start"] = start
-        if end is not None:
-            where += " AND elapsed_s <= :end"
-            params["end"] = end
-        data = conn.run(
-            f"SELECT elapsed_s, {', '.join(expressions)} FROM samples WHERE {where} "
-            "ORDER BY elapsed_s LIMIT :limit", **params)
-    body = {
-        "session_id": session_id.lower(),
-        "elapsed_s": [r[0] for r in data],
-        "channels": {},
+        key = series.session_key(conn, session_id)
+        refs = series.resolve(conn, key, session_id, names)
+        if q["lap"] is not None:
+            start_s, end_s = series.lap_window(conn, key, session_id, q["lap"])
+        data = series.read(conn, key, refs, start_s, end_s, max_rows)
+
+    elapsed, values = data.elapsed_s, data.values
+    method = None
+    if q["max_points"] and len(elapsed) > q["max_points"]:
+        method = q["downsample"]
+        pick = minmax_indices if method == "minmax" else lttb_indices
+        rows = pick(elapsed, values, q["max_points"])
+        elapsed, values = elapsed[rows], [v[rows] for v in values]
+
+    meta = {
+        "session_id": session_id,
+        "lap": q["lap"],
+        "start_s": start_s,
+        "end_s": end_s,
+        "rows_read": len(data.elapsed_s),
+        "points": len(elapsed),
+        "downsample": method,
+        "truncated": data.truncated,
     }
-    for i, (name, source_name, canonical, unit, *_rest) in enumerate(selected):
-        body["channels"][name] = {
-            "source_name": source_name,
-            "canonical": canonical,
-            "unit": unit,
-            "values": [_clean(r[i + 1]) for r in data],
-        }
-    return body
+    fmt = encode.choose_format(ctx.request, q["format"])
+    stem = f"{session_id[:12]}-" + (f"lap{q['lap']}" if q["lap"] is not None else "telemetry")
+    if fmt == "csv":
+        return encode.to_csv(elapsed, refs, values, f"{stem}.csv")
+    if fmt == "parquet":
+        return encode.to_parquet(meta, elapsed, refs, values, f"{stem}.parquet")
+    return encode.to_json(meta, elapsed, refs, values)
 
 
-def _find(known, name: str):
-    for source_name, canonical, unit, column, extra_index in known:
-        if column is not None and column == name:
-            return source_name, canonical, unit, column, extra_index
-    for source_name, canonical, unit, column, extra_index in known:
-        if source_name == name:
-            return source_name, canonical, unit, column, extra_index
-    return None
-
-
-def _clean(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _float_param(request: flask.Request, name: str) -> float | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise bad_request(f"parameter {name} must be a number of seconds, found {raw!r}") from None
-    if not math.isfinite(value):
-        raise bad_request(f"parameter {name} must be finite, found {raw!r}")
-    return value
+def _check_request(q: dict, names: list[str]) -> None:
+    if len(names) > MAX_CHANNELS:
+        raise invalid("channels", f"lists {len(names)} channels; at most {MAX_CHANNELS} per request")
+    if len(set(names)) != len(names):
+        raise invalid("channels", "names a channel more than once")
+    if q["lap"] is not None and (q["start_s"] is not None or q["end_s"] is not None):
+        raise bad_request("parameters lap and start_s/end_s exclude each other; pass one or the other")
+    if q["start_s"] is not None and q["end_s"] is not None and q["end_s"] < q["start_s"]:
+        raise invalid("end_s", f"must not be before start_s ({q['start_s']:g}), found {q['end_s']:g}")
+    if q["max_points"]:
+        per_channel = 2 if q["downsample"] == "minmax" else 3
+        if q["max_points"] < per_channel * len(names):
+            raise invalid("max_points", f"must be at least {per_channel} per channel with "
+                                        f"downsample={q['downsample']} ({per_channel * len(names)} "
+                                        f"for {len(names)} channels), found {q['max_points']}")

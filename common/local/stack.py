@@ -146,6 +146,8 @@ def up(log=print, function_env: dict[str, str] | None = None) -> StackState:
             "CHUNK_TOPIC": CHUNK_TOPIC,
             "DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
         }
+        # API key for the demo and the tests; kept in the state file (mode 0600), never logged.
+        state.env["SIMTEL_API_KEY"] = _create_api_key(state.database_url)
         for name in FUNCTIONS:
             state.ports[name] = free_port()
             state.pids[name] = _start_function(state, name)
@@ -284,6 +286,19 @@ def _migrate(url: str) -> None:
         migrate(conn)
     finally:
         conn.close()
+
+
+def _create_api_key(url: str) -> str:
+    """Create the API key of this stack's database and return it."""
+    from ..api.keys import create_key
+    from ..db.connect import connect
+
+    conn = connect(url)
+    try:
+        token, _ = create_key(conn, "local-stack")
+    finally:
+        conn.close()
+    return token
 
 
 def _pubsub_jar() -> str:
