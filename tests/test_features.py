@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from conftest import corpus_file
 
-from common.features import rebuild_features, rebuild_options
+from common.db.connect import connect
+from common.features import BuildInProgress, rebuild_features, rebuild_options
+from common.features.build import BUILD_LOCK_KEY
 from common.results import store_results
 
 A, B, C, D, E = 1, 2, 3, 4, 5
@@ -548,3 +550,16 @@ def test_rebuild_options_rejects(body):
 def test_rebuild_full_with_since_rejected(db):
     with pytest.raises(ValueError):
         rebuild_features(db, full=True, since=datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_rebuild_busy_without_wait(db, pg_url):
+    other = connect(pg_url)
+    try:
+        # The build lock held by another connection, as during a running build.
+        other.run("SELECT pg_advisory_lock(:k)", k=BUILD_LOCK_KEY)
+        with pytest.raises(BuildInProgress):
+            rebuild_features(db, wait=False)
+        other.run("SELECT pg_advisory_unlock(:k)", k=BUILD_LOCK_KEY)
+        assert rebuild_features(db, wait=False)["mode"] == "full"
+    finally:
+        other.close()

@@ -22,27 +22,34 @@ from datetime import UTC, datetime
 
 import pg8000.native
 
+from ..errors import SimtelError
 from ..results.store import count_changed
 from . import sql
 
 logger = logging.getLogger(__name__)
 
 # Any fixed number: serializes feature builds on one database.
-_LOCK_KEY = 7_301_002
+BUILD_LOCK_KEY = 7_301_002
 # Memory per sort and hash of the build's queries (PostgreSQL's default is 4 MB): the window
 # sorts over a history of 100,000 driver-race rows take about 8 MB each, and spill to disk
 # below that.
 _WORK_MEM = "64MB"
 
 
+class BuildInProgress(SimtelError):
+    """Another feature build is running on the database (raised with ``wait=False``)."""
+
+
 def rebuild_features(conn: pg8000.native.Connection, full: bool = True,
-                     since: datetime | None = None) -> dict:
+                     since: datetime | None = None, wait: bool = True) -> dict:
     """Rebuild ml_training_data and return counts; idempotent.
 
     ``full`` recomputes every row and deletes rows whose race or driver is gone. Otherwise
     only the rows reached by queued changes are recomputed, plus, when ``since`` is given,
     every row of the races starting at or after ``since``. An incremental build runs as a
-    full one while no build has been recorded. The caller must not have a transaction open.
+    full one while no build has been recorded. Builds run one at a time per database: with
+    ``wait`` a build waits for the running one, otherwise it raises ``BuildInProgress``. The
+    caller must not have a transaction open.
 
     Counts: ``mode``, ``rows_computed`` (rows evaluated), ``rows_written`` (inserted or
     changed), ``rows_deleted``, ``rows_total`` (rows in the table afterwards),
@@ -55,7 +62,10 @@ def rebuild_features(conn: pg8000.native.Connection, full: bool = True,
     started = time.monotonic()
     # A session-level lock taken before the transaction, so that the transaction's snapshot
     # is taken after the previous build committed.
-    conn.run("SELECT pg_advisory_lock(:k)", k=_LOCK_KEY)
+    if wait:
+        conn.run("SELECT pg_advisory_lock(:k)", k=BUILD_LOCK_KEY)
+    elif not conn.run("SELECT pg_try_advisory_lock(:k)", k=BUILD_LOCK_KEY)[0][0]:
+        raise BuildInProgress("a feature build is already running on this database; retry later")
     try:
         conn.run("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try:
@@ -72,7 +82,7 @@ def rebuild_features(conn: pg8000.native.Connection, full: bool = True,
             conn.run("ROLLBACK")
             raise
     finally:
-        conn.run("SELECT pg_advisory_unlock(:k)", k=_LOCK_KEY)
+        conn.run("SELECT pg_advisory_unlock(:k)", k=BUILD_LOCK_KEY)
     logger.info("feature build (%s): %s", counts["mode"], counts)
     return counts
 
