@@ -66,6 +66,8 @@ def normalize(parsed: ParsedLog) -> Session:
     offset = float(base[0])
     elapsed = base - offset if offset != 0.0 else base
 
+    # One median step for every channel on the time base, not one per channel.
+    base_rate = _rate(base)
     out: list[Channel] = []
     report: dict[str, dict[str, Any]] = {}
     taken_columns: set[str] = set()
@@ -109,7 +111,7 @@ def normalize(parsed: ParsedLog) -> Session:
             canonical=canonical.name if canonical else None,
             unit=unit,
             kind=kind,
-            rate_hz=ch.rate_hz if ch.rate_hz else _rate(ch.times if ch.times is not None else base),
+            rate_hz=ch.rate_hz if ch.rate_hz else (_rate(ch.times) if ch.times is not None else base_rate),
             provenance=provenance,
             values=values,
             column=column,
@@ -131,7 +133,7 @@ def normalize(parsed: ParsedLog) -> Session:
     }
     metadata = parsed.metadata
     if metadata.sample_rate_hz is None:
-        metadata.sample_rate_hz = _rate(base)
+        metadata.sample_rate_hz = base_rate
     return Session(
         file=parsed.file,
         format=parsed.format,

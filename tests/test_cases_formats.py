@@ -10,9 +10,9 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from common.formats import parse_bytes, parse_path
-from conftest import DATA
 
 CASES = DATA / "cases"
 

@@ -6,11 +6,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from common.errors import ParseError
 from common.formats import detect, generic_csv, iracing_csv, motec_csv, parse, parse_bytes
 from common.formats.delimited import split_name_unit
-from conftest import DATA
 
 
 def speed(session) -> list[float]:
@@ -81,7 +81,7 @@ def test_unix_time_start():
     data = b"timestamp,speed\n1700000000.000,10\n1700000000.500,11\n1700000001.000,12\n"
     session = parse(data, "log.csv")
     assert session.elapsed_s.tolist() == [0.0, 0.5, 1.0]
-    assert session.metadata.start_time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)
+    assert session.metadata.start_time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
 
 
 def test_unix_milliseconds_start():
@@ -103,7 +103,7 @@ def test_iso_time_column_with_zone():
             b"2024-03-09T14:05:11.0+01:00;12\n")
     session = parse(data, "log.csv")
     assert session.elapsed_s.tolist() == [0.0, 0.5, 1.0]
-    assert session.metadata.start_time == dt.datetime(2024, 3, 9, 13, 5, 10, tzinfo=dt.timezone.utc)
+    assert session.metadata.start_time == dt.datetime(2024, 3, 9, 13, 5, 10, tzinfo=dt.UTC)
 
 
 def test_ambiguous_date_not_guessed():

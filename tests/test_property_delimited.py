@@ -219,8 +219,8 @@ def generic_files(draw) -> Written:
     written_driver = driver if f"Driver: {driver}" in preamble else None
     written_track = track if track_line in preamble else None
     return Written(data, "log.txt", columns, times, driver=written_driver, track=written_track,
-                   notes=[f"sep={separator!r} locale={decimal!r}/{thousands!r} encoding={encoding} "
-                          f"style={style} time={time_kind}"])
+                   notes=[(f"sep={separator!r} locale={decimal!r}/{thousands!r} encoding={encoding} "
+                           f"style={style} time={time_kind}")])
 
 
 def back_to_written_unit(values: np.ndarray, unit: str, canonical: str) -> np.ndarray:

@@ -3,7 +3,7 @@
 ``find_layout`` looks at the first lines of a text file and finds the field separator, the block
 of data rows, the header rows above it (channel names, units, other header rows) and the preamble
 above those. The data block is the longest run of rows with the same number of fields that are
-mostly numbers; the separator that gives the most numeric fields in that run wins.
+mostly numbers. The separator whose run has the most numeric fields wins.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ class Line:
 
 @dataclass
 class Layout:
-    """Where the parts of a delimited file are.
+    """Positions and contents of the parts of a delimited file.
 
-    ``names`` has one entry per data field (padded with empty strings when the header is shorter);
+    ``names`` has one entry per data field, padded with empty strings when the header is shorter.
     ``units`` is None when the file has no units row.
     """
 
@@ -76,7 +76,7 @@ def is_time_text(text: str) -> bool:
 def split_name_unit(raw: str) -> tuple[str, str]:
     """Split a column title such as "Speed (km/h)", "Speed [m/s]" or "speed_mph" into name and unit.
 
-    Only a unit that the channel table knows is split off. A suffix after an underscore is split
+    Only a unit that the channel table lists is split off. A suffix after an underscore is split
     off only when the whole title is not a channel alias, so "Brake (calculated)", "engine_rpm"
     and "lap_dist_pct" stay whole.
     """
@@ -100,8 +100,8 @@ def _is_unit(text: str) -> bool:
     return key in TIME_UNITS or key in OTHER_UNITS
 
 
-# Units seen in telemetry titles that no canonical channel is stored in; they only tell a unit
-# apart from other words in brackets ("Damper (mm)" against "Brake (calculated)").
+# Units seen in telemetry titles that no canonical channel is stored in. They only tell a unit
+# apart from other words in brackets, as in "Damper (mm)" against "Brake (calculated)".
 OTHER_UNITS = frozenset({
     "mm", "cm", "in", "kg", "n", "nm", "n*m", "n.m", "v", "mv", "a", "ma", "w", "kw", "hp", "ps",
     "hz", "khz", "lambda", "afr", "ml", "l/h", "l/min", "cc", "sats", "db", "mm/s", "deg/s^2",
@@ -247,9 +247,9 @@ def _layout_around(lines: list[Line], separator: str, first: int, count: int, wi
 def _names_row(rows: list[tuple[int, list[str], bool]], width: int) -> int | None:
     """Return the position in ``rows`` of the channel-name row, or None.
 
-    The names row is the topmost row that names every column; failing that, the names-like row
-    nearest the data, because preamble lines above may look like short lists of words. A row that
-    only looks like units is the names row when nothing else is, which keeps every word of it.
+    The names row is the topmost row that names every column. Failing that, it is the names-like
+    row nearest the data, because preamble lines above may look like short lists of words. A row
+    that only looks like units is the names row when nothing else is, which keeps every word.
     """
     candidates = [k for k, (_i, fields, units_like) in enumerate(rows)
                   if not units_like and _names_like(fields, width)]

@@ -33,7 +33,7 @@ FORMAT = "generic_csv"
 
 SNIFF_SCORE = 0.35
 _HEAD_BYTES = 64 * 1024
-# Names (after ``normalize_name``) of a text column that tells which source wrote each row.
+# Names (after ``normalize_name``) of a text column that names the source of each row.
 SOURCE_NAMES = ("source", "src", "data_source", "device", "sensor", "origin", "stream")
 # A text column with at most this many distinct values in the sampled rows may name sources.
 _MAX_SOURCES = 8
@@ -169,9 +169,11 @@ def _text_columns(samples: list[list[str]], time_index: int | None) -> set[int]:
     out = set()
     for j, values in enumerate(samples):
         present = [v for v in values if v and v.lower() not in MISSING_TOKENS]
-        if present and not any(is_number(v) for v in present):
-            out.add(j)
-        elif j == time_index and present and all(is_time_text(v) for v in present):
+        if not present:
+            continue
+        no_number = not any(is_number(v) for v in present)
+        time_text = j == time_index and all(is_time_text(v) for v in present)
+        if no_number or time_text:
             out.add(j)
     return out
 

@@ -58,7 +58,7 @@ _FRACTION_LIMIT = 1.5
 
 
 def sniff(head: bytes, name: str) -> float:
-    """Return 0.9 when the header row holds iRacing variable names, else 0.0."""
+    """Return 0.9 when the header row contains iRacing variable names, else 0.0."""
     body, _encoding = to_utf8(head)
     if not looks_like_text(body[:4096]):
         return 0.0

@@ -5,14 +5,15 @@ from __future__ import annotations
 import codecs
 import csv
 
+
 def to_utf8(data: bytes) -> tuple[bytes, str]:
     """Return ``data`` as UTF-8-compatible bytes without a byte-order mark, and the encoding seen.
 
     UTF-16 (with a byte-order mark, or recognised by NUL bytes in every other position of the first
-    bytes) is transcoded to UTF-8; a last odd byte or an unpaired surrogate, as in a file cut short,
-    becomes U+FFFD. UTF-8 and single-byte text are returned unchanged but for the byte-order mark,
-    because numbers and separators are ASCII in both; ``decode_text`` decodes names and metadata
-    later. Binary data is returned unchanged.
+    bytes) is transcoded to UTF-8, and a last odd byte or an unpaired surrogate, as in a file cut
+    short, becomes U+FFFD. UTF-8 and single-byte text are returned unchanged but for the byte-order
+    mark, because numbers and separators are ASCII in both. ``decode_text`` decodes names and
+    metadata later. Binary data is returned unchanged.
     """
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):], "utf-8-sig"
@@ -49,7 +50,7 @@ def looks_like_text(head: bytes) -> bool:
     """Return True when ``head`` (already passed through ``to_utf8``) reads as text, not binary.
 
     Text here means no NUL byte and at most 2 % control characters other than tab, CR, LF and
-    form feed; bytes of 0x80 and above count as text because single-byte code pages use them.
+    form feed. Bytes of 0x80 and above count as text, because single-byte code pages use them.
     """
     if not head or b"\x00" in head:
         return False

@@ -50,7 +50,7 @@ def find_time_column(names: list[str], units: list[str], samples: list[list[str]
                      locale: tuple[str, str | None] = (".", None)) -> int | None:
     """Return the index of the time column, or None when no column holds the row times.
 
-    ``samples`` holds the sampled texts of each column; ``locale`` is the file's
+    ``samples`` contains the sampled texts of each column, and ``locale`` is the file's
     ``(decimal_mark, thousands_mark)``.
     """
     keys = [normalize_name(n) for n in names]
@@ -60,9 +60,9 @@ def find_time_column(names: list[str], units: list[str], samples: list[list[str]
                 return j
     for j, key in enumerate(keys):
         unit = units[j].strip().lower()
-        if unit in TIME_UNITS or unit in ("unix time", "epoch"):
-            if canonical_for(names[j]) is None and _increasing(samples[j], locale):
-                return j
+        is_time_unit = unit in TIME_UNITS or unit in ("unix time", "epoch")
+        if is_time_unit and canonical_for(names[j]) is None and _increasing(samples[j], locale):
+            return j
     for j, key in enumerate(keys):
         if canonical_for(names[j]) is None and "lap" not in key and _increasing(samples[j], locale):
             return j
@@ -123,7 +123,7 @@ def numeric_time(values: np.ndarray, unit: str, name: str) -> TimeAxis:
     if scale != 1.0:
         axis.seconds = values * scale
     if first * scale >= _UNIX_MIN_S:
-        axis.start_time = dt.datetime.fromtimestamp(first * scale, tz=dt.timezone.utc)
+        axis.start_time = dt.datetime.fromtimestamp(first * scale, tz=dt.UTC)
     return axis
 
 
@@ -159,7 +159,7 @@ def text_time(values: np.ndarray) -> TimeAxis:
             offset = _zone_offset_s(stamp.group("zone"))
             zone_seen = zone_seen or stamp.group("zone") is not None
             if date is not None:
-                day = dt.datetime.combine(date, dt.time(0), tzinfo=dt.timezone.utc).timestamp()
+                day = dt.datetime.combine(date, dt.time(0), tzinfo=dt.UTC).timestamp()
                 seconds[i] = day + clock - offset
                 if start_time is None:
                     start_time = _start(seconds[i], zone_seen)
@@ -173,7 +173,7 @@ def text_time(values: np.ndarray) -> TimeAxis:
 
 
 def _start(epoch_s: float, aware: bool) -> dt.datetime:
-    value = dt.datetime.fromtimestamp(epoch_s, tz=dt.timezone.utc)
+    value = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
     return value if aware else value.replace(tzinfo=None)
 
 
