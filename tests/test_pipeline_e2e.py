@@ -225,3 +225,33 @@ def test_parse_function_accepts_pubsub_notification(local_stack):
     assert body["sources"][0]["object"] == name
     assert body["sources"][0]["generation"] == generation
     assert body["car"] == "Notified Car"
+
+
+def test_results_json_under_results_prefix(local_stack):
+    data = corpus_file("iracing_api_json/aydsko_subsession_result.json").read_bytes()
+    bucket = _golden_bucket(local_stack)
+    event = json.loads((DATA / "events" / "eventarc_storage_finalized.json").read_text())
+    name = "results/subsession-45243121.json"
+    generation = upload(name, data, bucket=bucket)
+    event["data"].update(name=name, generation=str(generation), size=str(len(data)))
+    status, _ = http(local_stack, "POST", "/", json.dumps(event).encode(),
+                     {"Content-Type": "application/cloudevents+json"}, port="parse")
+    assert status == 200
+    rows = db_rows(local_stack, "SELECT count(*) FROM ir_results WHERE subsession_id = 45243121")
+    assert rows[0][0] > 0
+    # Results are not telemetry: no session was made of them.
+    assert db_rows(local_stack, "SELECT count(*) FROM sources WHERE object_name = :n", n=name)[0][0] == 0
+
+
+def test_results_file_that_is_not_json_is_acknowledged(local_stack):
+    bucket = _golden_bucket(local_stack)
+    event = json.loads((DATA / "events" / "eventarc_storage_finalized.json").read_text())
+    name = "results/not-json.json"
+    generation = upload(name, b"this is not json", bucket=bucket)
+    event["data"].update(name=name, generation=str(generation), size="16")
+    status, _ = http(local_stack, "POST", "/", json.dumps(event).encode(),
+                     {"Content-Type": "application/cloudevents+json"}, port="parse")
+    assert status == 200
+    log = os.path.join(local_stack.directory, "logs", "parse.log")
+    with open(log) as f:
+        assert any("results file rejected" in line and "not-json.json" in line for line in f)

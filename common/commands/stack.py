@@ -81,7 +81,9 @@ def run_demo(args: argparse.Namespace) -> int:
         files = _files(args.paths) if args.paths else _samples(state)
         if not files:
             raise SimtelError("no files to upload under " + ", ".join(map(str, args.paths)))
-        expected = _upload(state, files)
+        expected = _expected_sessions(files)
+        before = {sid: api_get(state, f"/v1/sessions/{sid}") for sid in expected}
+        _upload(state, files)
         print(f"uploaded {len(files)} file(s) to gs://{stack.BUCKET}/incoming/; waiting for "
               f"{len(expected)} session(s) ...", flush=True)
         results = _wait(state, expected, args.timeout)
@@ -98,7 +100,11 @@ def run_demo(args: argparse.Namespace) -> int:
             print("  " + session_line(item, state.api_url))
         ready = sum(1 for r in results.values() if r.get("status") == "ready")
         failed = sum(1 for r in results.values() if r.get("status") == "failed")
-        print(f"\n{ready} ready, {failed} failed, {len(expected) - ready - failed} unfinished")
+        known = [sid for sid, item in before.items() if item and item.get("status") == "ready"]
+        added = sum((results.get(sid) or {}).get("samples_stored") or 0
+                    for sid in expected if sid not in known)
+        print(f"\n{ready} ready, {failed} failed, {len(expected) - ready - failed} unfinished; "
+              f"{len(known)} already stored before this run; {added} samples added by this run")
         if args.keep:
             print(f"local stack left running; API at {state.api_url}; stop it with: simtel local down")
         return 0 if ready + failed == len(expected) else 1
@@ -126,21 +132,26 @@ def _files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _upload(state: stack.StackState, files: list[Path]) -> dict[str, list[str]]:
-    """Upload files (sidecars first); return the expected session ids with their file names."""
+def _expected_sessions(files: list[Path]) -> dict[str, list[str]]:
+    """Return the session id (SHA-256) each non-sidecar file will become, with the file names."""
+    expected: dict[str, list[str]] = {}
+    for path in sorted(files):
+        if path.suffix.lower() in SIDECAR_SUFFIXES:
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        expected.setdefault(digest, []).append(path.name)
+    return expected
+
+
+def _upload(state: stack.StackState, files: list[Path]) -> None:
+    """Upload files into the bucket under incoming/, each sidecar before the file it belongs to."""
     os.environ.update(state.env)
     from .. import gcp
 
     bucket = gcp.storage_client().bucket(stack.BUCKET)
     ordered = sorted(files, key=lambda p: (p.suffix.lower() not in SIDECAR_SUFFIXES, str(p)))
-    expected: dict[str, list[str]] = {}
     for path in ordered:
-        data = path.read_bytes()
-        bucket.blob(f"incoming/{path.name}").upload_from_string(data)
-        if path.suffix.lower() in SIDECAR_SUFFIXES:
-            continue
-        expected.setdefault(hashlib.sha256(data).hexdigest(), []).append(path.name)
-    return expected
+        bucket.blob(f"incoming/{path.name}").upload_from_string(path.read_bytes())
 
 
 def _wait(state: stack.StackState, expected: dict[str, list[str]], timeout_s: float) -> dict[str, dict]:

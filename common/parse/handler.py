@@ -7,7 +7,7 @@ import logging
 from .. import gcp
 from ..config import settings
 from ..db.connect import pool
-from ..errors import EventError
+from ..errors import EventError, ParseError
 from . import events
 from .stage import ParseOutcome, fail_unreadable, process
 
@@ -67,13 +67,24 @@ def _sidecars(ref: events.ObjectRef) -> dict[str, bytes]:
 
 
 def _handle_results(ref: events.ObjectRef) -> None:
-    try:
-        from ..results import store_results_bytes
-    except ImportError:
-        logger.error("race results are not supported by this build; object ignored",
-                     extra={"object": ref.name})
-        return None
+    """Store an iRacing results or lap-data JSON file dropped under ``results/``.
+
+    A file that is not valid results JSON is logged and acknowledged: retrying cannot fix it.
+    """
+    from ..features.cli import payload_kind
+    from ..results import load_payload, store_laps, store_results
+
     data = gcp.download(ref.bucket, ref.name, ref.generation)
-    with pool().connection() as conn:
-        store_results_bytes(conn, data, ref.name)
+    log = {"object": ref.name, "bucket": ref.bucket, "generation": ref.generation}
+    try:
+        payload = load_payload(data, ref.name)
+        with pool().connection() as conn:
+            if payload_kind(payload) == "laps":
+                counts = store_laps(conn, payload, ref.name, None, None)
+            else:
+                counts = store_results(conn, payload, ref.name)
+    except ParseError as exc:
+        logger.error("results file rejected: %s", exc, extra=log)
+        return None
+    logger.info("results stored: %s", counts, extra=log)
     return None
