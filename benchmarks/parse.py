@@ -1,8 +1,9 @@
 """Parse speed and peak memory of a one-hour MoTeC CSV export, against pandas' C parser.
 
-Generates, in a temporary folder, a MoTeC i2 CSV export of one hour at 60 Hz with 100 channels
-(216,000 rows, every field quoted as MoTeC writes it, values rounded to 1 to 3 decimals), and a
-second file holding only its numeric rows, byte for byte. Then it measures:
+Generates, in a temporary folder, a MoTeC i2 CSV export of one hour at 60 Hz with 100 channels:
+216,000 rows, every field quoted as MoTeC writes it, values rounded to 1 to 3 decimals and
+written in their shortest form by pyarrow's CSV writer. A second file contains only its numeric
+rows, byte for byte. Then it measures:
 
 - ours: ``common.formats.parse_path`` on the export (read the file, detect, read, normalize);
 - pandas: ``pandas.read_csv(engine="c", header=None)`` on the numeric rows alone.

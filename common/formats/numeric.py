@@ -3,8 +3,8 @@
 Three paths read the block, each tried when the one before cannot:
 
 1. pyarrow's streaming CSV reader parses every numeric column straight to float64, batch by
-   batch into preallocated arrays. This is the path for well-formed files with a plain decimal
-   mark (``.`` or ``,``).
+   batch into preallocated arrays, with a large block cut into one part per CPU. This is the path
+   for well-formed files with a plain decimal mark (``.`` or ``,``).
 2. pyarrow reads the numeric columns as strings, and Arrow compute functions check each column
    against the number pattern of the file's locale, remove thousands marks and cast. This reads
    thousands separators, and a decimal comma or thousands mark that first appears after the rows
@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import os
 import re
+import threading
 from collections.abc import Collection
 
 import numpy as np
@@ -191,7 +194,8 @@ def _end_of_complete_rows(body: bytes, start: int, width: int, separator: str,
     content_end = end - (len(tail) - len(tail.rstrip(b"\r\n\t ")))
     if content_end <= max(start, end - 65536):
         return end
-    line_start = max(body.rfind(b"\n", start, content_end), body.rfind(b"\r", start, content_end)) + 1
+    window = max(start, content_end - 65536)
+    line_start = max(body.rfind(b"\n", window, content_end), body.rfind(b"\r", window, content_end)) + 1
     line_start = max(line_start, start)
     fields = split_row(decode_text(body[line_start:content_end]), separator)
     if line_start > start and 0 < len(fields) < width:
@@ -220,9 +224,12 @@ def sample_rows(body: bytes, start: int, separator: str, end: int | None = None,
     return rows
 
 
-# Block size of the streaming fast path; 1 MiB measured lowest in peak memory and no slower than
-# 2 to 16 MiB on the one-hour benchmark file.
+# Block size of the streaming fast path. With one streaming reader on the one-hour benchmark file,
+# 1 MiB gave the lowest peak memory and was no slower than 2 to 16 MiB.
 _STREAM_BLOCK_BYTES = 1 << 20
+# Blocks from this size on are streamed in parallel parts, at most this many.
+_PARALLEL_MIN_BYTES = 8 << 20
+_MAX_PARTS = 4
 
 
 def _read_options(names: list[str]) -> pacsv.ReadOptions:
@@ -239,54 +246,115 @@ def _source(body: bytes, start: int, end: int) -> pa.BufferReader:
 
 def _fast(body: bytes, start: int, end: int, names: list[str], separator: str, decimal: str,
           text_columns: set[str], skip_columns: set[str]) -> tuple[list[np.ndarray | None], int]:
-    """Stream the block through pyarrow batch by batch into preallocated float64 arrays.
+    """Stream the block through pyarrow into preallocated float64 arrays, in parallel parts.
 
     Streaming keeps pyarrow's parse buffers to a few blocks, so peak memory stays near the file's
     bytes plus one float64 copy of the values. Reading the whole table at once took about 0.7
-    times the file size more, in parse buffers (measured with benchmarks/parse.py).
+    times the file size more, in parse buffers (measured with benchmarks/parse.py). A large block
+    is cut at line breaks into one part per CPU, and the parts are streamed in threads, because
+    one streaming reader parses on one core.
     """
     wanted = [n for n in names if n not in skip_columns]
-    types = {n: (pa.binary() if n in text_columns else pa.float64()) for n in wanted}
-    reader = pacsv.open_csv(
-        _source(body, start, end),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=_STREAM_BLOCK_BYTES),
-        parse_options=_parse_options(separator),
-        convert_options=pacsv.ConvertOptions(
-            column_types=types,
-            include_columns=wanted,
-            null_values=_ARROW_NULLS,
-            quoted_strings_can_be_null=True,
-            decimal_point=decimal,
-        ),
+    convert = pacsv.ConvertOptions(
+        column_types={n: (pa.binary() if n in text_columns else pa.float64()) for n in wanted},
+        include_columns=wanted,
+        null_values=_ARROW_NULLS,
+        quoted_strings_can_be_null=True,
+        decimal_point=decimal,
     )
-    capacity = _max_rows(body, start, end)
-    numeric = {n: np.empty(capacity) for n in wanted if n not in text_columns}
-    texts: dict[str, list[pa.Array]] = {n: [] for n in wanted if n in text_columns}
+    parts = _split_block(body, start, end)
+    offsets = np.cumsum([0] + [capacity for _lo, _hi, capacity in parts]).tolist()
+    numeric = {n: np.empty(offsets[-1]) for n in wanted if n not in text_columns}
+    texts: list[dict[str, list[pa.Array]]] = [{n: [] for n in wanted if n in text_columns} for _ in parts]
+    outcomes: list[int | BaseException] = [0] * len(parts)
+
+    def stream(k: int) -> None:
+        lo, hi, capacity = parts[k]
+        try:
+            outcomes[k] = _stream_part(body, lo, hi, names, separator, convert, numeric,
+                                       offsets[k], capacity, texts[k])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread below
+            outcomes[k] = exc
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in range(1, len(parts))]
+    for thread in threads:
+        thread.start()
+    stream(0)
+    for thread in threads:
+        thread.join()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+    # Move each part's rows down to follow the rows of the parts before it.
     rows = 0
-    for batch in reader:
-        count = batch.num_rows
-        for n, column in zip(batch.schema.names, batch.columns):
-            if n in texts:
-                texts[n].append(column)
-            else:
-                numeric[n][rows:rows + count] = column.to_numpy(zero_copy_only=False)
+    for k, count in enumerate(outcomes):
+        if offsets[k] != rows:
+            for values in numeric.values():
+                values[rows:rows + count] = values[offsets[k]:offsets[k] + count]
         rows += count
 
     by_name: dict[str, np.ndarray] = {}
+    capacity = offsets[-1]
     for n, values in numeric.items():
         # Blank lines make the capacity larger than the row count; copy only when that wastes much.
         by_name[n] = values[:rows] if rows >= 0.95 * capacity else values[:rows].copy()
-    for n, chunks in texts.items():
+    for n in texts[0]:
+        chunks = [chunk for part in texts for chunk in part[n]]
         by_name[n] = _text_column(pa.chunked_array(chunks, type=pa.binary()))
     return [by_name.get(n) for n in names], rows
 
 
-def _max_rows(body: bytes, start: int, end: int) -> int:
-    """Return an upper bound of the rows in the block: its line breaks, plus a last line."""
-    breaks = body.count(b"\n", start, end)
-    if breaks == 0:
-        breaks = body.count(b"\r", start, end)
-    return breaks + 1
+def _stream_part(body: bytes, lo: int, hi: int, names: list[str], separator: str,
+                 convert: pacsv.ConvertOptions, numeric: dict[str, np.ndarray], offset: int,
+                 capacity: int, texts: dict[str, list[pa.Array]]) -> int:
+    """Stream rows ``lo:hi`` of ``body`` into ``numeric`` from row ``offset``; return the row count."""
+    reader = pacsv.open_csv(
+        _source(body, lo, hi),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=_STREAM_BLOCK_BYTES),
+        parse_options=_parse_options(separator),
+        convert_options=convert,
+    )
+    rows = 0
+    for batch in reader:
+        count = batch.num_rows
+        if rows + count > capacity:
+            # Line breaks were counted as LF, or CR in a file without LF; mixed ends may hold more.
+            raise pa.ArrowInvalid("more rows than line breaks")
+        for n, column in zip(batch.schema.names, batch.columns):
+            if n in texts:
+                texts[n].append(column)
+            else:
+                numeric[n][offset + rows:offset + rows + count] = column.to_numpy(zero_copy_only=False)
+        rows += count
+    return rows
+
+
+def _split_block(body: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """Cut the block at line breaks into ``(lo, hi, max_rows)`` parts, one per CPU when large.
+
+    A part ends just after a line feed, so it contains at most as many rows as its line feeds,
+    and only the last part may end without one. Like pyarrow's own cutting into blocks (``newlines_in_values``
+    off), this assumes that no quoted value in the numeric block contains a line break.
+    """
+    size = end - start
+    count = min(os.cpu_count() or 1, _MAX_PARTS) if size >= _PARALLEL_MIN_BYTES else 1
+    cuts = [start]
+    for k in range(1, count):
+        position = body.find(b"\n", start + size * k // count, end)
+        if position < 0 or position + 1 >= end:
+            break
+        if position + 1 > cuts[-1]:
+            cuts.append(position + 1)
+    cuts.append(end)
+
+    parts = []
+    for lo, hi in itertools.pairwise(cuts):
+        breaks = body.count(b"\n", lo, hi)
+        if breaks == 0:
+            breaks = body.count(b"\r", lo, hi)
+        parts.append((lo, hi, breaks + (1 if hi == end else 0)))
+    return parts
 
 
 def _text_column(column: pa.ChunkedArray) -> np.ndarray:
