@@ -23,7 +23,7 @@ from ..model import Metadata, ParsedLog, ProducerLap, SourceChannel
 from . import dates
 from .laptimes import parse_lap_time
 from .numeric import read_numeric_block
-from .text import decode_text, guess_separator, iter_lines, split_row, to_utf8
+from .text import decode_text, guess_separator, iter_lines, quote_short, split_row, to_utf8, unique_names
 
 FORMAT = "aim_csv"
 
@@ -84,7 +84,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
                 meta[fields[0].lower()] = [t for f in fields[1:] for t in f.split() if t]
             if number > _HEADER_SCAN_LINES:
                 raise ParseError(name, "no channel-name row in the header", line=number,
-                                 expected='a row starting with "Time"', found=_short(text))
+                                 expected='a row starting with "Time"', found=quote_short(text))
             continue
         if units is None and not _looks_numeric(fields):
             units = fields
@@ -98,7 +98,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     if data_start is None or data_line is None:
         raise ParseError(name, "no data rows after the header", line=names_line,
                          expected="one row per sample", found="end of file")
-    names = _dedupe(names)
+    names = unique_names(names)
     units = ((units or []) + [""] * len(names))[: len(names)]
 
     columns, rows = read_numeric_block(body, data_start, data_line, names, separator, name)
@@ -236,20 +236,5 @@ def _trim(fields: list[str]) -> list[str]:
     return fields
 
 
-def _dedupe(names: list[str]) -> list[str]:
-    """Give repeated or empty channel names a numbered suffix so that each is unique."""
-    seen: dict[str, int] = {}
-    out = []
-    for i, n in enumerate(names):
-        base = n or f"Channel {i + 1}"
-        if base in seen:
-            seen[base] += 1
-            out.append(f"{base} #{seen[base]}")
-        else:
-            seen[base] = 1
-            out.append(base)
-    return out
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")

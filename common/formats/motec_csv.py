@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from ..errors import ParseError
 from ..model import Metadata, ParsedLog, SourceChannel
 from . import dates
 from .delimited import is_number
 from .numeric import detect_decimal, parse_number, read_numeric_block, sample_rows
-from .text import decode_text, guess_separator, iter_lines, split_row, to_utf8
+from .text import decode_text, guess_separator, iter_lines, quote_short, split_row, to_utf8, unique_names
 
 FORMAT = "motec_csv"
 
@@ -69,7 +67,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
             _read_pairs(fields, meta)
             if number > _HEADER_SCAN_LINES:
                 raise ParseError(name, "no channel-name row in the header", line=number,
-                                 expected='a row starting with "Time"', found=_short(text))
+                                 expected='a row starting with "Time"', found=quote_short(text))
             continue
         if fields == names:
             continue
@@ -83,7 +81,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     if names is None:
         raise ParseError(name, "no channel-name row", expected='a row starting with "Time"',
                          found="end of file")
-    names = _dedupe(_trim_trailing_empty(names))
+    names = unique_names(_trim_trailing_empty(names))
     if units is None:
         units = [""] * len(names)
     units = (units + [""] * len(names))[: len(names)]
@@ -212,24 +210,3 @@ def _trim_trailing_empty(fields: list[str]) -> list[str]:
         fields = fields[:-1]
     return fields
 
-
-def _dedupe(names: list[str]) -> list[str]:
-    """Give repeated or empty channel names a numbered suffix so that each is unique."""
-    seen: dict[str, int] = {}
-    out = []
-    for i, n in enumerate(names):
-        base = n or f"Channel {i + 1}"
-        if base in seen:
-            seen[base] += 1
-            out.append(f"{base} #{seen[base]}")
-        else:
-            seen[base] = 1
-            out.append(base)
-    return out
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")
-
-
-__all__ = ["FORMAT", "sniff", "read", "np"]

@@ -128,3 +128,26 @@ def iter_lines(data: bytes, start: int = 0):
         yield number, pos, nl + 1, line
         number += 1
         pos = nl + 1
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Give repeated or empty channel names a numbered suffix (``Speed #2``) so that each is unique.
+
+    An empty name becomes ``Channel N`` after its 1-based column position.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        base = name or f"Channel {i + 1}"
+        if base in seen:
+            seen[base] += 1
+            out.append(f"{base} #{seen[base]}")
+        else:
+            seen[base] = 1
+            out.append(base)
+    return out
+
+
+def quote_short(text: str, limit: int = 60) -> str:
+    """Return ``text`` quoted for an error message, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")

@@ -23,7 +23,7 @@ from ..errors import ParseError
 from ..model import DISCRETE, Metadata, ParsedLog, ProducerLap, SourceChannel
 from .laptimes import parse_lap_time, utc_from_unix
 from .numeric import read_numeric_block
-from .text import decode_text, guess_separator, iter_lines, split_row, to_utf8
+from .text import decode_text, guess_separator, iter_lines, quote_short, split_row, to_utf8, unique_names
 
 FORMAT = "trackaddict"
 
@@ -68,7 +68,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
             continue
         if header is None and number > _HEADER_SCAN_LINES:
             raise ParseError(name, "no column-name row in the first lines", line=number,
-                             expected='a row starting with "Time"', found=_short(text))
+                             expected='a row starting with "Time"', found=quote_short(text))
         if header is None:
             separator = guess_separator(text)
             header = split_row(text, separator)
@@ -83,10 +83,10 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
                          expected="one row per sample", found="end of file")
     if _TIME_COLUMN not in header:
         raise ParseError(name, "no time column", line=header_line, expected=f'a column named "{_TIME_COLUMN}"',
-                         found=_short(", ".join(header)))
+                         found=quote_short(", ".join(header)))
 
     blanked, comments = _take_comments(body, data_start, data_line)
-    column_ids = _dedupe(header)
+    column_ids = unique_names(header)
     columns, rows = read_numeric_block(blanked, data_start, data_line, column_ids, separator, name)
     by_header = dict(zip(header, columns))
     time = by_header[_TIME_COLUMN]
@@ -240,7 +240,7 @@ def _channel_names(header: list[str]) -> list[str]:
             name = raw.strip()
         names.append(name)
         taken.add(name)
-    return _dedupe(names)
+    return unique_names(names)
 
 
 def _split_name(header: str) -> tuple[str, str, str | None]:
@@ -263,20 +263,5 @@ def _split_name(header: str) -> tuple[str, str, str | None]:
     return text, "", group
 
 
-def _dedupe(names: list[str]) -> list[str]:
-    """Give repeated or empty names a numbered suffix so that each is unique."""
-    seen: dict[str, int] = {}
-    out = []
-    for i, n in enumerate(names):
-        base = n or f"Channel {i + 1}"
-        if base in seen:
-            seen[base] += 1
-            out.append(f"{base} #{seen[base]}")
-        else:
-            seen[base] = 1
-            out.append(base)
-    return out
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")

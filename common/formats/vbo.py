@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import ParseError
 from ..model import DISCRETE, Metadata, ParsedLog, SourceChannel
-from .text import decode_text, iter_lines, to_utf8
+from .text import decode_text, iter_lines, to_utf8, unique_names
 
 FORMAT = "vbo"
 
@@ -193,7 +193,7 @@ def _channel_names(layout: _Layout, name: str) -> tuple[list[str], list[str], li
         listed.pop()
     if listed:
         units = _apply_units(names, units, listed, warnings)
-    return _dedupe(names), units, warnings
+    return unique_names(names), units, warnings
 
 
 def _apply_units(names: list[str], units: list[str], listed: list[str], warnings: list[str]) -> list[str]:
@@ -458,15 +458,3 @@ def _key(column_name: str) -> str:
     return column_name.strip().lower().lstrip("_").split(" #")[0]
 
 
-def _dedupe(names: list[str]) -> list[str]:
-    """Give repeated channel names a numbered suffix so that each is unique."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n} #{seen[n]}")
-        else:
-            seen[n] = 1
-            out.append(n)
-    return out
