@@ -355,7 +355,9 @@ def test_oidc_expired_401(oidc_keys):
     assert caught.value.status == 401
 
 
-def test_signed_start_url_v4(oidc_keys):
+def test_signed_start_url_v4(oidc_keys, monkeypatch):
+    # The local stack fixture points storage clients at the emulator; signing targets the cloud.
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     from google.auth import crypt
     from google.oauth2 import service_account
 

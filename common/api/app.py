@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import flask
 import pg8000.native
+import werkzeug.exceptions
 
 from ..db.connect import pool
 from ..errors import TransientError
@@ -111,11 +112,34 @@ def dispatch(request: flask.Request) -> flask.Response:
         logger.exception("request failed", extra={"path": path, "method": request.method})
         response = json_response({"error": {"code": "internal",
                                             "message": "internal error; see the server logs"}}, 500)
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        _skip_body_drain(response)
     logger.info("request", extra={"path": path, "method": request.method,
                                   "code": response.status_code,
                                   "key_name": caller[0].name if caller else None,
                                   "duration_ms": round((time.monotonic() - started) * 1000, 1)})
     return response
+
+
+def framework_error(exc: werkzeug.exceptions.HTTPException) -> flask.Response:
+    """Answer an error raised by the web framework itself with the API's error shape."""
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    status = exc.code or 500
+    code = codes.get(status, "internal" if status >= 500 else "invalid_parameter")
+    return json_response({"error": {"code": code, "message": exc.description or exc.name}}, status)
+
+
+def _skip_body_drain(response: flask.Response) -> None:
+    """Send the response without first reading what is left of the request body.
+
+    functions-framework reads the whole request body before it sends a response that is not
+    streamed, so a 413 (or 401) for a large upload would wait for, and buffer, the whole upload.
+    A streamed response skips that read; gunicorn discards the unread rest of the body before it
+    reads the next request on the connection.
+    """
+    if not response.is_streamed:
+        data = response.get_data()
+        response.response = iter([data])
 
 
 def _match(request: flask.Request, path: str) -> tuple[Route, dict[str, str]]:

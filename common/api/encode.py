@@ -50,7 +50,8 @@ def to_json(meta: dict[str, Any], elapsed_s: np.ndarray, refs: list[ChannelRef],
     for ref, column in zip(refs, values):
         head = json.dumps({"source_name": ref.source_name, "canonical": ref.canonical,
                            "unit": ref.unit, "integer": ref.integer})
-        channels.append(f'{json.dumps(ref.requested)}:{head[:-1]},"values":{_json_array(column, ref.integer)}}}')
+        values = _json_array(column, ref.integer)
+        channels.append(f'{json.dumps(ref.requested)}:{head[:-1]},"values":{values}}}')
     text = (json.dumps(meta)[:-1] + ',"elapsed_s":' + _json_array(elapsed_s, False)
             + ',"channels":{' + ",".join(channels) + "}}")
     return flask.Response(text, mimetype=JSON)

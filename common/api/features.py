@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+from ..features import BuildInProgress, rebuild_features, rebuild_options
 from . import schemas
 from .app import connection, route
 from .context import Context
@@ -37,8 +38,6 @@ def rebuild(ctx: Context):
     API_OIDC_AUDIENCE and whose email is listed in API_OIDC_EMAILS (Cloud Scheduler). The
     request returns when the build has finished.
     """
-    from ..features import BuildInProgress, rebuild_features, rebuild_options
-
     raw = ctx.body()
     try:
         body = json.loads(raw) if raw.strip() else {}

@@ -77,7 +77,9 @@ def read_rows(ctx: Context):
         where, params = [], {}
         for name in ID_FILTERS:
             if q[name] is not None:
-                where.append(f'"{name}" = :{name}')
+                # bigint on the parameter side: an id past an integer column's range matches nothing
+                # instead of failing the query.
+                where.append(f'"{name}" = CAST(:{name} AS bigint)')
                 params[name] = q[name]
         if q["started_after"] is not None:
             where.append("start_time >= :started_after")

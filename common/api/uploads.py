@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -113,7 +114,7 @@ def create_upload(ctx: Context):
         "kind": target.kind,
         "note": target.note,
         "expires_at": expires.isoformat(),
-        "status_url": f"/v1/uploads/{object_name}",
+        "status_url": "/v1/uploads/" + urllib.parse.quote(object_name),
     }, 201
 
 
