@@ -15,7 +15,7 @@ from ..errors import ParseError
 from ..model import Metadata, ParsedLog, SourceChannel
 from . import dates
 from .delimited import is_number
-from .numeric import detect_decimal, parse_number, read_numeric_block, sample_rows
+from .numeric import THOUSANDS_MARKS, detect_decimal, parse_number, read_numeric_block, sample_rows
 from .text import decode_text, guess_separator, iter_lines, quote_short, split_row, to_utf8, unique_names
 
 FORMAT = "motec_csv"
@@ -197,12 +197,19 @@ def _metadata(meta: dict[str, tuple[str, str]], name: str,
 
 
 def _header_number(text: str, locale: tuple[str, str | None]) -> float:
-    """Parse a header number in the data rows' locale, or with either decimal mark when the data
-    rows did not show one; raise ``ValueError``."""
-    try:
-        return parse_number(text, *locale)
-    except ValueError:
-        return float(text.replace(",", "."))
+    """Parse a header number in the data rows' locale; raise ``ValueError``.
+
+    The data rows may show no thousands mark, so the marks that go with their decimal mark are
+    tried too; a header number with the other decimal mark is read last.
+    """
+    decimal, thousands = locale
+    marks = [thousands] + [m for m in THOUSANDS_MARKS if m not in (decimal, thousands)]
+    for mark in marks:
+        try:
+            return parse_number(text, decimal, mark)
+        except ValueError:
+            continue
+    return float(text.replace(",", "."))
 
 
 def _trim_trailing_empty(fields: list[str]) -> list[str]:
