@@ -231,3 +231,18 @@ def test_iracing_percent_scaled_by_exporter():
 def test_generic_values_are_float64():
     session = parse(b"t,speed\n0,1\n1,2\n2,3\n", "x.csv")
     assert session.channel("speed").values.dtype == np.float64
+
+
+def test_text_column_not_taken_for_sources():
+    data = b"Time,Flag,Speed\n0.0,green,10\n0.1,yellow,\n0.2,green,12\n"
+    parsed = parse_bytes(data, "log.csv")
+    speed_channel = next(ch for ch in parsed.channels if ch.name == "Speed")
+    assert speed_channel.times is None
+    assert np.isnan(speed_channel.values[1])
+
+
+def test_unnamed_source_column_found():
+    data = b"Time,Kind,Speed,Lat\n0.0,a,10,\n0.1,b,,51.5\n0.2,a,12,\n0.3,b,,51.6\n"
+    parsed = parse_bytes(data, "log.csv")
+    groups = {ch.name: ch.group for ch in parsed.channels}
+    assert groups == {"Speed": "a", "Lat": "b"}

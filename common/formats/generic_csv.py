@@ -5,8 +5,9 @@ wins over it. It finds the layout (``delimited.find_layout``), splits units out 
 "Speed (km/h)", "Speed [m/s]" or "speed_mph", picks the time column (``timeaxis``), and reads the
 numbers with ``numeric.read_numeric_block``.
 
-A text column that names the source of each row ("source", "device", ...) means that several
-sources were interleaved row by row. Each channel then gets its own timestamps, taken from the
+A text column that names the source of each row means that several sources were interleaved row
+by row. It is found by its name ("source", "device", ...) or, without such a name, because at
+least two of its values fill columns that the others leave empty. Each channel then gets its own timestamps, taken from the
 rows where it has a value, so that ``normalize`` merges the sources on real time instead of on
 row positions. Other text columns are left out with a warning.
 """
@@ -186,13 +187,34 @@ def _source_column(names: list[str], samples: list[list[str]], text_kinds: set[i
             return j
     for j in candidates:
         distinct = {v for v in samples[j] if v}
-        if 2 <= len(distinct) <= _MAX_SOURCES and any(not v for row in samples for v in row):
+        if 2 <= len(distinct) <= _MAX_SOURCES and _filled_by_source(samples, j):
             return j
     return None
 
 
+def _filled_by_source(samples: list[list[str]], source: int) -> bool:
+    """Return True when at least two sources each fill a column that no other source fills.
+
+    That is how interleaved sources look; a text column over sparse rows is not enough.
+    """
+    filled: dict[str, set[int]] = {}
+    for i, name in enumerate(samples[source]):
+        if name:
+            columns = {j for j, values in enumerate(samples) if j != source and values[i]}
+            filled.setdefault(name, set()).update(columns)
+    exclusive = 0
+    for name, columns in filled.items():
+        others = set().union(*(c for n, c in filled.items() if n != name))
+        if columns - others:
+            exclusive += 1
+    return exclusive >= 2
+
+
 def _prepare_block(body: bytes, layout: Layout, rows_dropped: dict[str, int]) -> tuple[bytes, int]:
-    """Return a body whose data block pyarrow can read: no comment lines, single spaces."""
+    """Return a body whose data block pyarrow can read: no comment lines, single spaces.
+
+    NOTE: after comment lines are removed, line numbers in errors count the lines that remain.
+    """
     start = layout.data_offset
     changed = None
     if body.find(b"#", start) >= 0:
