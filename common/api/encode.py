@@ -2,7 +2,9 @@
 
 Values keep the precision they are stored with: float32 channels print as the shortest text
 that reads back to the same float32 (``3.74``, not ``3.740000009536743``). Missing values are
-``null`` in JSON, empty fields in CSV and nulls in Parquet.
+``null`` in JSON, empty fields in CSV and nulls in Parquet. Numbers are formatted by orjson,
+which does it in C: formatting 16,000 floats with Python's own repr takes about 10 ms, which
+would be most of a lap request's time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import flask
 import numpy as np
+import orjson
 
 from .responses import CSV, JSON, PARQUET
 from .series import ChannelRef
@@ -29,32 +32,40 @@ def choose_format(request: flask.Request, requested: str | None) -> str:
     return {JSON: "json", CSV: "csv", PARQUET: "parquet"}[best]
 
 
-def number_strings(values: np.ndarray, integer: bool, missing: str) -> np.ndarray:
-    """Return the values as text, with ``missing`` for NaN (and infinities)."""
-    bad = ~np.isfinite(values)
+def json_numbers(values: np.ndarray, integer: bool) -> bytes:
+    """Return the values as a JSON array, with null for NaN and infinities.
+
+    orjson prints float32 values as the shortest text that reads back to the same float32,
+    and float64 values as the shortest that reads back to the same float64.
+    """
     if integer:
-        text = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).astype(np.int64).astype(str)
-    else:
-        text = values.astype(str)
-    return np.where(bad, missing, text)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            items = [None if missing else int(v) for v, missing in zip(values.tolist(), bad.tolist())]
+            return orjson.dumps(items)
+        return orjson.dumps(values.astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _json_array(values: np.ndarray, integer: bool) -> str:
-    return "[" + ",".join(number_strings(values, integer, "null").tolist()) + "]"
+def number_strings(values: np.ndarray, integer: bool, missing: str) -> list[str]:
+    """Return the values as text, as in ``json_numbers``, with ``missing`` for NaN."""
+    if len(values) == 0:
+        return []
+    items = json_numbers(values, integer)[1:-1].decode().split(",")
+    return [missing if item == "null" else item for item in items]
 
 
 def to_json(meta: dict[str, Any], elapsed_s: np.ndarray, refs: list[ChannelRef],
             values: list[np.ndarray]) -> flask.Response:
     """Columnar JSON: ``meta`` fields, ``elapsed_s`` and ``channels[name].values``."""
-    channels = []
-    for ref, column in zip(refs, values):
-        head = json.dumps({"source_name": ref.source_name, "canonical": ref.canonical,
-                           "unit": ref.unit, "integer": ref.integer})
-        values = _json_array(column, ref.integer)
-        channels.append(f'{json.dumps(ref.requested)}:{head[:-1]},"values":{values}}}')
-    text = (json.dumps(meta)[:-1] + ',"elapsed_s":' + _json_array(elapsed_s, False)
-            + ',"channels":{' + ",".join(channels) + "}}")
-    return flask.Response(text, mimetype=JSON)
+    parts = [orjson.dumps(meta)[:-1], b',"elapsed_s":', json_numbers(elapsed_s, False), b',"channels":{']
+    for i, (ref, column) in enumerate(zip(refs, values)):
+        head = orjson.dumps({"source_name": ref.source_name, "canonical": ref.canonical,
+                             "unit": ref.unit, "integer": ref.integer})
+        parts += [b"," if i else b"", orjson.dumps(ref.requested), b":", head[:-1], b',"values":',
+                  json_numbers(column, ref.integer), b"}"]
+    parts.append(b"}}")
+    return flask.Response(b"".join(parts), mimetype=JSON)
 
 
 def to_csv(elapsed_s: np.ndarray, refs: list[ChannelRef], values: list[np.ndarray],
@@ -62,8 +73,8 @@ def to_csv(elapsed_s: np.ndarray, refs: list[ChannelRef], values: list[np.ndarra
     """CSV (RFC 4180): a header row of channel names as requested, then one row per sample."""
     head = io.StringIO()
     csv.writer(head, lineterminator="\r\n").writerow(["elapsed_s"] + [ref.requested for ref in refs])
-    columns = [number_strings(elapsed_s, False, "").tolist()]
-    columns += [number_strings(v, ref.integer, "").tolist() for ref, v in zip(refs, values)]
+    columns = [number_strings(elapsed_s, False, "")]
+    columns += [number_strings(v, ref.integer, "") for ref, v in zip(refs, values)]
     rows = "\r\n".join(",".join(row) for row in zip(*columns))
     text = head.getvalue() + rows + ("\r\n" if rows else "")
     return flask.Response(text, mimetype=CSV,
