@@ -96,7 +96,8 @@ def generate(conn, first: int, last: int) -> None:
     # the same way (one row per driver and one for each race).
     conn.run("INSERT INTO ml_pending_changes (subsession_id, cust_id, track_id, start_time) "
              "SELECT r.subsession_id, r.cust_id, s.track_id, s.start_time FROM ir_results r "
-             "JOIN ir_subsessions s USING (subsession_id) WHERE r.subsession_id BETWEEN CAST(:f AS integer) AND CAST(:l AS integer) "
+             "JOIN ir_subsessions s USING (subsession_id) "
+             "WHERE r.subsession_id BETWEEN CAST(:f AS integer) AND CAST(:l AS integer) "
              "UNION ALL SELECT subsession_id, NULL, track_id, start_time FROM ir_subsessions "
              "WHERE subsession_id BETWEEN CAST(:f AS integer) AND CAST(:l AS integer)", f=first, l=last)
     conn.run("COMMIT")

@@ -21,7 +21,6 @@ Run: ``.venv/bin/python benchmarks/load.py [ROWS]``
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -79,7 +78,7 @@ def main() -> None:
         # Alternate the two bulk methods and keep each one's best run, so that load from other
         # processes on a shared machine affects both alike.
         loader_times, psql_times = [], []
-        for attempt in range(REPEATS):
+        for _attempt in range(REPEATS):
             conn.run("TRUNCATE samples, chunk_ledger")
             conn.run("DELETE FROM sessions")
             key = register(conn, session_id, ROWS, len(chunks))

@@ -136,7 +136,7 @@ def write_gpx(path: Path, trace: Trace, step: int = 20) -> None:
     """Write every ``step``-th sample as a GPX 1.1 track with speed in an extension."""
     import datetime as dt
 
-    start = dt.datetime(2026, 6, 13, 9, 30, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 6, 13, 9, 30, tzinfo=dt.UTC)
     points = []
     for i in range(0, len(trace.time_s), step):
         when = (start + dt.timedelta(seconds=float(trace.time_s[i]))).strftime("%Y-%m-%dT%H:%M:%SZ")

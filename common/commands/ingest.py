@@ -81,8 +81,8 @@ class Summary:
         return out
 
 
-def collect(paths: list[Path]) -> list[Path]:
-    """Expand folders; sidecar files are read with their main file, not on their own."""
+def expand(paths: list[Path]) -> list[Path]:
+    """Return the files named and those under the folders named (hidden files skipped)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -91,7 +91,12 @@ def collect(paths: list[Path]) -> list[Path]:
             files.append(path)
         else:
             raise SimtelError(f"{path}: no such file or folder")
-    return [f for f in files if f.suffix.lower() not in SIDECAR_SUFFIXES]
+    return files
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Expand folders; sidecar files are read with their main file, not on their own."""
+    return [f for f in expand(paths) if f.suffix.lower() not in SIDECAR_SUFFIXES]
 
 
 def parse_one(path_text: str, target_bytes: int) -> Parsed:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import SimtelError
 from ..local import stack
+from .ingest import expand
 
 # Seconds ``simtel demo`` waits for every session to be ready or failed.
 DEMO_TIMEOUT_S = 600
@@ -78,7 +79,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         for line in stack.describe(state):
             print("  " + line)
-        files = _files(args.paths) if args.paths else _samples(state)
+        files = expand(args.paths) if args.paths else _samples(state)
         if not files:
             raise SimtelError("no files to upload under " + ", ".join(map(str, args.paths)))
         expected = _expected_sessions(files)
@@ -118,18 +119,6 @@ def _samples(state: stack.StackState) -> list[Path]:
     from ..samples import write_samples
 
     return write_samples(Path(state.directory) / "samples")
-
-
-def _files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise SimtelError(f"{path}: no such file or folder")
-    return files
 
 
 def _expected_sessions(files: list[Path]) -> dict[str, list[str]]:

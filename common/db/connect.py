@@ -27,7 +27,7 @@ from ..errors import SimtelError, TransientError
 
 logger = logging.getLogger(__name__)
 
-_pool: "Pool | None" = None
+_pool: Pool | None = None
 
 # A pooled connection idle longer than this (seconds) is checked with SELECT 1 before reuse.
 IDLE_CHECK_S = 5.0

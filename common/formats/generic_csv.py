@@ -7,9 +7,9 @@ numbers with ``numeric.read_numeric_block``.
 
 A text column that names the source of each row means that several sources were interleaved row
 by row. It is found by its name ("source", "device", ...) or, without such a name, because at
-least two of its values fill columns that the others leave empty. Each channel then gets its own timestamps, taken from the
-rows where it has a value, so that ``normalize`` merges the sources on real time instead of on
-row positions. Other text columns are left out with a warning.
+least two of its values fill columns that the others leave empty. Each channel then gets its own
+timestamps, taken from the rows where it has a value, so that ``normalize`` merges the sources
+on real time instead of on row positions. Other text columns are left out with a warning.
 """
 
 from __future__ import annotations

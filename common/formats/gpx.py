@@ -188,7 +188,7 @@ def _parse_time(text: str) -> dt.datetime | None:
     micro = int(round(float(fraction) * 1e6)) if fraction else 0
     zone = match.group(8)
     if not zone or zone.upper() == "Z":
-        tz = dt.timezone.utc
+        tz = dt.UTC
     else:
         digits = zone[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:4] or 0)

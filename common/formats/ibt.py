@@ -324,7 +324,7 @@ def _start_time(start_date: int, warnings: list[str]) -> dt.datetime | None:
     if start_date <= 0:
         return None
     try:
-        return dt.datetime.fromtimestamp(start_date, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(start_date, tz=dt.UTC)
     except (OverflowError, OSError, ValueError):
         warnings.append(f"session start date {start_date} is not a valid Unix time; left unknown")
         return None

@@ -55,7 +55,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     data_start = None
     data_line = None
     pending = [first]
-    for number, _start, end, raw in _chain(pending, lines):
+    for number, _start, _end, raw in _chain(pending, lines):
         text = decode_text(raw)
         if not text.strip().strip(separator).strip():
             continue

@@ -301,6 +301,6 @@ def _absolute_times(fixes: list[_Fix]) -> tuple[np.ndarray, dt.datetime | None]:
 
     if anchor_index is None:
         return seconds, None
-    first_day = dt.date.fromordinal(anchor_day) + dt.timedelta(days=int((seconds[0] // _DAY_S)))
-    midnight = dt.datetime.combine(first_day, dt.time(0, 0), tzinfo=dt.timezone.utc)
+    first_day = dt.date.fromordinal(anchor_day) + dt.timedelta(days=int(seconds[0] // _DAY_S))
+    midnight = dt.datetime.combine(first_day, dt.time(0, 0), tzinfo=dt.UTC)
     return seconds, midnight + dt.timedelta(seconds=float(seconds[0] % _DAY_S))

@@ -13,9 +13,10 @@ sources (``speed`` from gps, calc and canbus); those columns become channels nam
 
 The time axis is ``elapsed_time`` (seconds since the session started), so a file that holds only
 a fragment of a session keeps its place in the session. ``timestamp`` (Unix time, UTC) gives the
-start time, and is the time axis when ``elapsed_time`` is missing or empty. A lap whose first row and the next lap's first row are both in the file becomes a
-producer lap: RaceChrono writes a row at each start-line crossing, so the lap time is the
-difference of those two rows' ``elapsed_time``.
+start time, and is the time axis when ``elapsed_time`` is missing or empty. A lap whose first row
+and the next lap's first row are both in the file becomes a producer lap: RaceChrono writes a row
+at each start-line crossing, so the lap time is the difference of those two rows'
+``elapsed_time``.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def _read_header(body: bytes, name: str) -> _Header:
     lines = iter_lines(body)
     names: list[str] | None = None
     extra_rows: list[list[str]] = []
-    for number, _start, end, raw in lines:
+    for number, _start, _end, raw in lines:
         text = decode_text(raw)
         if names is None:
             fields = split_row(text, ",")

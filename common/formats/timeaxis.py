@@ -58,7 +58,7 @@ def find_time_column(names: list[str], units: list[str], samples: list[list[str]
         for j, key in enumerate(keys):
             if key == wanted and _usable_as_time(samples[j], locale):
                 return j
-    for j, key in enumerate(keys):
+    for j in range(len(keys)):
         unit = units[j].strip().lower()
         is_time_unit = unit in TIME_UNITS or unit in ("unix time", "epoch")
         if is_time_unit and canonical_for(names[j]) is None and _increasing(samples[j], locale):

@@ -59,7 +59,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     header_line = 0
     separator = ","
     data_start = data_line = None
-    for number, start, end, raw in iter_lines(body):
+    for number, start, _end, raw in iter_lines(body):
         text = decode_text(raw).strip()
         if not text:
             continue
@@ -175,7 +175,7 @@ def _take_comments(body: bytes, start: int, first_line: int) -> tuple[bytes, lis
     pieces = [body[:start]]
     rows = 0
     cursor = start
-    for number, line_start, end, raw in iter_lines(body, start):
+    for number, line_start, _end, raw in iter_lines(body, start):
         stripped = raw.strip()
         if stripped.startswith(b"#"):
             comments.append((number, rows, decode_text(stripped[1:]).strip()))

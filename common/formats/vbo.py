@@ -140,7 +140,7 @@ class _Layout:
 def _read_sections(body: bytes, name: str) -> _Layout:
     layout = _Layout()
     current: list[tuple[int, str]] | None = None
-    for number, start, end, raw in iter_lines(body):
+    for number, _start, end, raw in iter_lines(body):
         text = decode_text(raw)
         m = _SECTION.match(text)
         if m:

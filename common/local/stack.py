@@ -73,7 +73,7 @@ class StackState:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "StackState | None":
+    def load(cls, path: Path) -> StackState | None:
         if not path.exists():
             return None
         return cls(**json.loads(path.read_text()))

@@ -12,7 +12,7 @@ from common.errors import ParseError
 from common.formats import detect, parse, parse_bytes, parse_path
 from conftest import DATA, corpus_file
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # Values checked by hand in a text editor: each "at_s" is the point's <time> minus the first
 # point's time, and the expected value is the point's own attribute or element, converted to the

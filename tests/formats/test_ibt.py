@@ -37,7 +37,7 @@ CORPUS = [
             "driver": "Georgi Martsenkov",
             "session_type": "Offline Testing",
             "sample_rate_hz": 60.0,
-            "start_time": dt.datetime(2023, 4, 10, 7, 50, 45, tzinfo=dt.timezone.utc),
+            "start_time": dt.datetime(2023, 4, 10, 7, 50, 45, tzinfo=dt.UTC),
         },
         "extra": {"subsession_id": 0, "cust_id": 290307, "track_latitude_deg": 47.220305,
                   "sim_time_of_day": "12:00", "record_count": 3371},
@@ -178,7 +178,7 @@ def test_ibt_metadata_from_session_info():
     assert md.track_length_m == 1250.0
     assert md.driver == "Sam Tester"
     assert md.car == "Demo GT"
-    assert md.start_time == dt.datetime(2024, 6, 1, 14, 30, tzinfo=dt.timezone.utc)
+    assert md.start_time == dt.datetime(2024, 6, 1, 14, 30, tzinfo=dt.UTC)
     assert md.extra["subsession_id"] == 55501234
     assert md.extra["cust_id"] == 42
 

@@ -13,7 +13,7 @@ from common.errors import ParseError
 from common.formats import parse, parse_bytes, parse_path
 from conftest import DATA, corpus_file
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # Values checked by hand in a text editor against the sentences. First RMC 170130.56:
 # 2824.64918 N = 28 + 24.64918 / 60, 08122.75706 W = -(81 + 22.75706 / 60), 0.075 kn = 0.1389 km/h.
