@@ -79,7 +79,7 @@ def test_oidc_token_rejected_without_audience(local_stack):
     reply = call(local_stack, "POST", "/v1/features:rebuild", headers={"Authorization": f"Bearer {token}"},
                  key=None)
     assert reply.status == 401
-    assert "API_OIDC_AUDIENCE" in reply.body["error"]["message"]
+    assert "API_OIDC_EMAILS" in reply.body["error"]["message"]
 
 
 def test_oidc_token_rejected_on_other_routes(local_stack):

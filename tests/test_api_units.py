@@ -355,6 +355,36 @@ def test_oidc_expired_401(oidc_keys):
     assert caught.value.status == 401
 
 
+def test_oidc_audience_from_setting(monkeypatch):
+    from common.api.auth import oidc_settings
+
+    monkeypatch.setenv("API_OIDC_EMAILS", "Scheduler@Proj.iam.gserviceaccount.com, other@x.test")
+    monkeypatch.setenv("API_OIDC_AUDIENCE", "https://api.example.test")
+    request = Request(EnvironBuilder(path="/", base_url="https://h.test").get_environ())
+    audience, emails = oidc_settings(request)
+    assert audience == "https://api.example.test"
+    assert emails == {"scheduler@proj.iam.gserviceaccount.com", "other@x.test"}
+
+
+def test_oidc_audience_from_host_on_cloud_run(monkeypatch):
+    from common.api.auth import oidc_settings
+
+    monkeypatch.setenv("API_OIDC_EMAILS", "scheduler@proj.iam.gserviceaccount.com")
+    monkeypatch.delenv("API_OIDC_AUDIENCE", raising=False)
+    monkeypatch.setenv("K_SERVICE", "simtel-api")
+    request = Request(EnvironBuilder(path="/v1/features:rebuild",
+                                     base_url="https://api-x.a.run.app").get_environ())
+    assert oidc_settings(request)[0] == "https://api-x.a.run.app"
+
+
+def test_oidc_off_without_emails(monkeypatch):
+    from common.api.auth import oidc_settings
+
+    monkeypatch.delenv("API_OIDC_EMAILS", raising=False)
+    monkeypatch.setenv("API_OIDC_AUDIENCE", "https://api.example.test")
+    assert oidc_settings(Request(EnvironBuilder(path="/").get_environ()))[0] == ""
+
+
 def test_signed_start_url_v4(oidc_keys, monkeypatch):
     # The local stack fixture points storage clients at the emulator; signing targets the cloud.
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)

@@ -3,9 +3,11 @@
 API keys come in ``X-API-Key`` or ``Authorization: Bearer <key>``. Cloud Scheduler cannot hold
 an API key, so the routes marked ``oidc=True`` (POST /v1/features:rebuild) also accept the OIDC
 token it sends in ``Authorization: Bearer``. Such a token is accepted when Google signed it, its
-audience is ``API_OIDC_AUDIENCE`` (the API's URL), and its verified email is listed in
-``API_OIDC_EMAILS``. With ``API_OIDC_AUDIENCE`` unset (the local stack) OIDC tokens are
-rejected, because verifying one needs Google's public certificates from the internet.
+verified email is listed in ``API_OIDC_EMAILS``, and its audience is the API's URL:
+``API_OIDC_AUDIENCE``, or when that is unset on Cloud Run (``K_SERVICE`` set), ``https://`` and
+the request's Host, since a function cannot be given its own URL before it is deployed. With
+``API_OIDC_EMAILS`` unset (the local stack) OIDC tokens are rejected: verifying one needs
+Google's public certificates from the internet.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def authenticate(conn: pg8000.native.Connection, request: flask.Request,
             touch_key(conn, key, TOUCH_EVERY_S)
         principal = Principal("key", key.name, key.scopes, key.key_id, key.rate_limit)
     elif accepts_oidc and token.count(".") == 2:
-        principal = _oidc_principal(token)
+        principal = _oidc_principal(token, request)
     else:
         raise unauthenticated("the credential is not an API key (API keys start with "
                               f"{TOKEN_PREFIX!r})")
@@ -86,20 +88,22 @@ def _age_s(when: datetime) -> float:
     return (datetime.now(UTC) - when).total_seconds()
 
 
-def oidc_settings() -> tuple[str, frozenset[str]]:
+def oidc_settings(request: flask.Request) -> tuple[str, frozenset[str]]:
     """Return the expected audience ('' when OIDC is off) and the allowed emails."""
-    audience = os.environ.get("API_OIDC_AUDIENCE", "").strip()
     emails = frozenset(e.strip().lower() for e in os.environ.get("API_OIDC_EMAILS", "").split(",")
                        if e.strip())
-    return audience, emails
+    audience = os.environ.get("API_OIDC_AUDIENCE", "").strip()
+    if not audience and os.environ.get("K_SERVICE"):
+        audience = f"https://{request.host}"
+    return (audience if emails else ""), emails
 
 
-def _oidc_principal(token: str) -> Principal:
-    audience, emails = oidc_settings()
+def _oidc_principal(token: str, request: flask.Request) -> Principal:
+    audience, emails = oidc_settings(request)
     if not audience:
-        raise unauthenticated("OIDC tokens are not accepted here (API_OIDC_AUDIENCE is not set); "
-                              "send an API key")
-    email = verify_oidc(token, audience, emails, os.environ.get("API_OIDC_CERTS_URL", GOOGLE_CERTS_URL))
+        raise unauthenticated("OIDC tokens are not accepted here (API_OIDC_EMAILS, or the audience in "
+                              "API_OIDC_AUDIENCE, is not set); send an API key")
+    email = verify_oidc(token, audience, emails)
     # A scheduler account may run jobs but gets no other rights.
     return Principal("oidc", email, ("read", "write"))
 

@@ -34,9 +34,10 @@ REBUILD_BODY = Body(
 def rebuild(ctx: Context):
     """Rebuild the machine-learning training table, fully or incrementally.
 
-    Accepts an API key with the write scope, or a Google-signed OIDC token whose audience is
-    API_OIDC_AUDIENCE and whose email is listed in API_OIDC_EMAILS (Cloud Scheduler). The
-    request returns when the build has finished.
+    Accepts an API key with the write scope, or a Google-signed OIDC token (Cloud Scheduler)
+    whose email is listed in API_OIDC_EMAILS and whose audience is the API's URL
+    (API_OIDC_AUDIENCE, else https:// and the request's host on Cloud Run). The request
+    returns when the build has finished.
     """
     raw = ctx.body()
     try:

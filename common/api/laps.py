@@ -23,7 +23,7 @@ def list_laps(ctx: Context):
     """List a session's laps: times, kind (out, flying, in, partial), validity and sectors."""
     session_id = ctx.path["session_id"].lower()
     with connection() as conn:
-        key = series.session_key(conn, session_id)
+        key = series.lookup(conn, session_id).key
         rows = conn.run(
             "SELECT lap_number, start_s, end_s, lap_time_s, distance_m, kind, valid, reason, "
             "max_speed_kmh, mean_speed_kmh, sector_times_s, source, producer_lap_time_s "
@@ -84,22 +84,20 @@ def compare_laps(ctx: Context):
 def _load(conn, ref: str, which: str) -> tuple[dict[str, Any], alignment.LapTrace]:
     session_id, lap_text = ref.lower().split(":")
     lap = int(lap_text)
-    key = series.session_key(conn, session_id)
+    found = series.lookup(conn, session_id)
     rows = conn.run("SELECT start_s, end_s, lap_time_s, valid, kind FROM laps "
-                    "WHERE session_key = :k AND lap_number = :n", k=key, n=lap)
+                    "WHERE session_key = :k AND lap_number = :n", k=found.key, n=lap)
     if not rows:
         raise ApiError(404, "not_found", f"lap {lap} of session {session_id} (parameter {which}) not found")
     start_s, end_s, lap_time_s, valid, kind = rows[0]
-    present = {r[0] for r in conn.run(
-        "SELECT storage_column FROM channels WHERE session_key = :k AND storage_column = ANY(:cols)",
-        k=key, cols=list(DISTANCE_COLUMNS))}
+    present = {channel[3] for channel in found.channels}
     names = [c for c in DISTANCE_COLUMNS if c in present]
     if not names:
         raise ApiError(422, "invalid_parameter",
                        f"parameter {which}: session {session_id} has no lap_distance, distance or speed "
                        "channel to align laps on")
-    refs = series.resolve(conn, key, session_id, names)
-    data = series.read(conn, key, refs, start_s, end_s, MAX_LAP_ROWS)
+    refs = series.resolve(found, names)
+    data = series.read(conn, found.key, refs, start_s, end_s, MAX_LAP_ROWS)
     columns = dict(zip(names, data.values))
     trace = alignment.trace(data.elapsed_s, columns.get("lap_distance"), columns.get("distance"),
                             columns.get("speed"))

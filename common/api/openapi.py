@@ -120,9 +120,9 @@ def document() -> dict[str, Any]:
                 "BearerApiKey": {"type": "http", "scheme": "bearer",
                                  "description": "The same API key as 'Authorization: Bearer <key>'."},
                 "GoogleOidc": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                               "description": "A Google-signed OIDC token (Cloud Scheduler) with "
-                                              "audience API_OIDC_AUDIENCE and an email listed in "
-                                              "API_OIDC_EMAILS."},
+                               "description": "A Google-signed OIDC token (Cloud Scheduler) whose "
+                                              "audience is the API's URL and whose email is listed "
+                                              "in API_OIDC_EMAILS."},
             },
         },
     }

@@ -62,11 +62,11 @@ def telemetry(ctx: Context):
     max_rows = MAX_SCAN_ROWS if q["max_points"] else q["limit"]
     start_s, end_s = q["start_s"], q["end_s"]
     with connection() as conn:
-        key = series.session_key(conn, session_id)
-        refs = series.resolve(conn, key, session_id, names)
-        if q["lap"] is not None:
-            start_s, end_s = series.lap_window(conn, key, session_id, q["lap"])
-        data = series.read(conn, key, refs, start_s, end_s, max_rows)
+        found = series.lookup(conn, session_id, q["lap"])
+        refs = series.resolve(found, names)
+        if found.lap_window is not None:
+            start_s, end_s = found.lap_window
+        data = series.read(conn, found.key, refs, start_s, end_s, max_rows)
 
     elapsed, values = data.elapsed_s, data.values
     method = None
