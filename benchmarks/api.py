@@ -1,10 +1,11 @@
 """HTTP API latency under load: GET /health against one lap of three channels of telemetry.
 
-Starts its own local stack (in a temporary state folder, rate limits raised so the load is not
-answered with 429s but still counted by the limiter), or uses the running one with
-``--use-running``. Uploads a generated MoTeC CSV of LAPS laps of 90 s at 60 Hz through the bucket
-and waits until it is ready. Then, for each endpoint, CLIENTS threads on 127.0.0.1 each keep one
-HTTP connection open and send requests back to back for SECONDS seconds (after a warm-up):
+Starts its own local stack in a temporary state folder, or uses the running one with
+``--use-running``. Its own stack has rate limits so high that no request gets 429, but the
+limiter still counts every request. The script uploads a generated MoTeC CSV of LAPS laps of
+90 s at 60 Hz through the bucket and waits until it is ready. Then, for each endpoint, --clients
+threads on 127.0.0.1 each keep one HTTP connection open and send requests back to back for
+--seconds seconds (after a warm-up):
 
 - ``GET /health`` (checks the database, counts the client address);
 - ``GET /v1/sessions/{id}/telemetry?channels=speed,throttle,brake&lap=2``: one 90 s lap,
@@ -40,7 +41,7 @@ LIMIT_ENV = {"API_RATE_LIMIT_PER_KEY": "1000000000", "API_RATE_LIMIT_PER_ADDRESS
 
 
 def log_file() -> bytes:
-    """A MoTeC CSV export of LAPS laps of a 4 km lap, with a beacon at the end of each lap."""
+    """Generate a MoTeC CSV export of LAPS laps of a 4 km lap, with a beacon at the end of each lap."""
     import math
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))

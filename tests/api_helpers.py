@@ -104,8 +104,8 @@ def motec_csv(names: list[str], units: list[str], rows: list[list[float]], *, ve
     return out.getvalue().encode()
 
 
-# The two-lap session: lap 1 at a constant 120 km/h for 30 s, lap 2 at a constant 100 km/h for
-# 36 s, both 1000 m; sampled at 20 Hz. A single full-brake sample sits at BRAKE_SPIKE_S.
+# The two-lap session, sampled at 20 Hz: the first lap at a constant 120 km/h for 30 s, the
+# second at 100 km/h for 36 s, both over 1000 m. One full-brake sample sits at BRAKE_SPIKE_S.
 RATE_HZ = 20
 LAP1_S = 30.0
 LAP2_S = 36.0

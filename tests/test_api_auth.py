@@ -89,14 +89,14 @@ def test_oidc_token_rejected_on_other_routes(local_stack):
     assert "not an API key" in reply.body["error"]["message"]
 
 
-def _until_429(send, most: int):
+def _until_429(send, max_requests: int):
     """Call ``send`` until it returns a 429 reply; return (requests sent, that reply)."""
-    for count in range(1, most + 1):
+    for count in range(1, max_requests + 1):
         reply = send()
         if reply.status == 429:
             return count, reply
         assert reply.status == 200, reply.raw[:300]
-    raise AssertionError(f"no 429 within {most} requests")
+    raise AssertionError(f"no 429 within {max_requests} requests")
 
 
 def test_key_rate_limit_429(local_stack):

@@ -1,8 +1,8 @@
 """Telemetry, laps and lap comparison on the local stack, from MoTeC CSV files the tests write.
 
-The two-lap session (tests/api_helpers.py): lap 0 from 0 to 30 s at a constant 120 km/h,
-lap 1 from 30 to 66 s at 100 km/h, both 1000 m, 20 Hz, throttle 80 %, gear 4 then 3, and one
-full-brake sample at 12.35 s. A beacon at 30 s splits the laps.
+The two-lap session (tests/api_helpers.py) is sampled at 20 Hz. Lap 0 runs from 0 to 30 s at a
+constant 120 km/h, lap 1 from 30 to 66 s at 100 km/h, both over 1000 m. Throttle is 80 %, gear
+4 then 3, and one full-brake sample sits at 12.35 s. A beacon at 30 s splits the laps.
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ def _raw_request(state, method: str, path: str, headers: dict[str, str], chunks)
             for chunk in chunks:
                 conn.send(chunk)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered before reading the whole body
+            pass  # the server sent its response before reading the whole body
         response = conn.getresponse()
         return response.status, json.loads(response.read())
     finally:

@@ -21,7 +21,7 @@ class LapTrace:
     distance_m: np.ndarray
     # km/h, or None when the session has no speed channel.
     speed_kmh: np.ndarray | None
-    # Where the distance came from: "lap_distance", "distance" or "speed".
+    # Source of the distance: "lap_distance", "distance" or "speed".
     source: str
 
 
@@ -36,8 +36,8 @@ def _fill(time_s: np.ndarray, values: np.ndarray) -> np.ndarray | None:
 def from_counter(values: np.ndarray) -> np.ndarray:
     """Metres travelled from a distance counter, such as a lap distance or a session odometer.
 
-    A drop larger than ``WRAP_DROP_M`` is the counter resetting at the start line; that step
-    counts as the median forward step, since the true one is unknown. Smaller backward steps
+    A drop larger than ``WRAP_DROP_M`` is the counter resetting at the start line. That step
+    counts as the median forward step, because the true one is unknown. Smaller backward steps
     (noise) count as 0.
     """
     steps = np.diff(values)

@@ -1,4 +1,4 @@
-"""Request routing for the API: match a route, check the caller, run its handler, answer JSON.
+"""Request routing for the API: match a route, check the caller, run its handler, return JSON.
 
 Order of work for each request, and why:
 
@@ -95,7 +95,7 @@ def route(method: str, path: str, *, tag: str, public: bool = False, scope: str 
 
 
 def dispatch(request: flask.Request) -> flask.Response:
-    """Answer one request."""
+    """Handle one request and return its response."""
     started = time.monotonic()
     path = request.path.rstrip("/") or "/"
     caller: list[Principal] = []
@@ -122,7 +122,7 @@ def dispatch(request: flask.Request) -> flask.Response:
 
 
 def framework_error(exc: werkzeug.exceptions.HTTPException) -> flask.Response:
-    """Answer an error raised by the web framework itself with the API's error shape."""
+    """Convert an error raised by the web framework itself to the API's error shape."""
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     status = exc.code or 500
     code = codes.get(status, "internal" if status >= 500 else "invalid_parameter")

@@ -2,12 +2,12 @@
 
 API keys come in ``X-API-Key`` or ``Authorization: Bearer <key>``. Cloud Scheduler cannot hold
 an API key, so the routes marked ``oidc=True`` (POST /v1/features:rebuild) also accept the OIDC
-token it sends in ``Authorization: Bearer``. Such a token is accepted when Google signed it, its
-verified email is listed in ``API_OIDC_EMAILS``, and its audience is the API's URL:
-``API_OIDC_AUDIENCE``, or when that is unset on Cloud Run (``K_SERVICE`` set), ``https://`` and
-the request's Host, since a function cannot be given its own URL before it is deployed. With
-``API_OIDC_EMAILS`` unset (the local stack) OIDC tokens are rejected: verifying one needs
-Google's public certificates from the internet.
+token it sends in ``Authorization: Bearer``. Such a token is accepted when Google signed it and
+its verified email is listed in ``API_OIDC_EMAILS``. Its audience must be the API's URL, which
+is ``API_OIDC_AUDIENCE``. When that is unset on Cloud Run (``K_SERVICE`` set), the audience is
+``https://`` and the request's Host, because a function cannot be given its own URL before it
+is deployed. With ``API_OIDC_EMAILS`` unset (the local stack) OIDC tokens are rejected, because
+verifying one needs Google's public certificates from the internet.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def authenticate(conn: pg8000.native.Connection, request: flask.Request,
 
 
 def require_scope(principal: Principal, scope: str) -> None:
-    """Raise 403 unless the caller holds ``scope``."""
+    """Raise 403 unless the caller has ``scope``."""
     if scope not in principal.scopes:
         raise forbidden(f"the {principal.kind} {principal.name!r} may not use this endpoint: it needs "
                         f"the {scope!r} scope and has {', '.join(principal.scopes)}")

@@ -1,4 +1,4 @@
-"""The request as a handler sees it: parsed parameters, the caller and a size-limited body."""
+"""The request as passed to a handler: parsed parameters, the caller and a size-limited body."""
 
 from __future__ import annotations
 

@@ -68,8 +68,8 @@ def _lttb(x: np.ndarray, y: np.ndarray, threshold: int) -> np.ndarray:
     n = len(x)
     if n <= threshold:
         return np.arange(n)
-    # The first and last points are kept; the rest is split into threshold - 2 buckets. With
-    # n > threshold every bucket holds at least one point.
+    # The first and last points are kept, and the rest is split into threshold - 2 buckets.
+    # With n > threshold every bucket contains at least one point.
     edges = np.linspace(1, n - 1, threshold - 1).astype(np.int64)
     chosen = np.empty(threshold, dtype=np.int64)
     chosen[0] = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    """An error answered to the client with an HTTP status and a stable error code."""
+    """An error returned to the client with an HTTP status and a stable error code."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -23,8 +23,8 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
+def not_found(resource: str) -> ApiError:
+    return ApiError(404, "not_found", f"{resource} not found")
 
 
 def bad_request(message: str) -> ApiError:

@@ -1,9 +1,9 @@
 """API keys: create, list, revoke and look up, stored as SHA-256 hashes in ``api_keys``.
 
 A key is ``simtel_`` followed by 32 random bytes in URL-safe base64. Only its SHA-256 is
-stored. A slow password hash (bcrypt, scrypt) defends low-entropy secrets against guessing; a
-256-bit random token cannot be guessed, so SHA-256 is as strong here, and being deterministic it
-lets the API find a key with one indexed lookup instead of trying every stored hash.
+stored. A slow password hash (bcrypt, scrypt) defends low-entropy secrets against guessing. A
+256-bit random token cannot be guessed, so SHA-256 is as strong here. Because SHA-256 is
+deterministic, the API finds a key with one indexed lookup instead of trying every stored hash.
 """
 
 from __future__ import annotations

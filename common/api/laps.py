@@ -81,20 +81,21 @@ def compare_laps(ctx: Context):
     }
 
 
-def _load(conn, ref: str, which: str) -> tuple[dict[str, Any], alignment.LapTrace]:
+def _load(conn, ref: str, parameter: str) -> tuple[dict[str, Any], alignment.LapTrace]:
     session_id, lap_text = ref.lower().split(":")
     lap = int(lap_text)
     found = series.lookup(conn, session_id)
     rows = conn.run("SELECT start_s, end_s, lap_time_s, valid, kind FROM laps "
                     "WHERE session_key = :k AND lap_number = :n", k=found.key, n=lap)
     if not rows:
-        raise ApiError(404, "not_found", f"lap {lap} of session {session_id} (parameter {which}) not found")
+        raise ApiError(404, "not_found",
+                       f"lap {lap} of session {session_id} (parameter {parameter}) not found")
     start_s, end_s, lap_time_s, valid, kind = rows[0]
     present = {channel[3] for channel in found.channels}
     names = [c for c in DISTANCE_COLUMNS if c in present]
     if not names:
         raise ApiError(422, "invalid_parameter",
-                       f"parameter {which}: session {session_id} has no lap_distance, distance or speed "
+                       f"parameter {parameter}: session {session_id} has no lap_distance, distance or speed "
                        "channel to align laps on")
     refs = series.resolve(found, names)
     data = series.read(conn, found.key, refs, start_s, end_s, MAX_LAP_ROWS)
@@ -103,7 +104,7 @@ def _load(conn, ref: str, which: str) -> tuple[dict[str, Any], alignment.LapTrac
                             columns.get("speed"))
     if trace is None:
         raise ApiError(422, "invalid_parameter",
-                       f"parameter {which}: lap {lap} of session {session_id} has too few samples with "
+                       f"parameter {parameter}: lap {lap} of session {session_id} has too few samples with "
                        "distance or speed to align")
     info = {"session_id": session_id, "lap": lap, "lap_time_s": lap_time_s, "start_s": start_s,
             "end_s": end_s, "valid": valid, "kind": kind, "distance_source": trace.source,

@@ -68,6 +68,7 @@ def operation(r: Route) -> dict[str, Any]:
     if r.body:
         op["requestBody"] = {"required": r.body.required, "description": r.body.description,
                              "content": {m: {"schema": r.body.schema} for m in r.body.media_types}}
+
     responses = {str(status): _reply(reply) for status, reply in sorted(r.responses.items())}
     if r.public:
         op["security"] = []
@@ -80,6 +81,7 @@ def operation(r: Route) -> dict[str, Any]:
         if r.scope == "write" or r.oidc:
             responses.setdefault("403", _error("The caller lacks the write scope, or the OIDC "
                                                "token's email is not allowed."))
+
     if r.path_params or r.path in ("/v1/laps/compare", "/v1/sessions/{session_id}/telemetry"):
         responses.setdefault("404", _error("The session, lap, channel or object does not exist."))
     responses.setdefault("413", _error("The request body is larger than this endpoint accepts."))

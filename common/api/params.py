@@ -159,7 +159,7 @@ def parse_query(params: tuple[Param, ...], args) -> dict[str, Any]:
     """Parse a request's query string against the declared parameters.
 
     Unknown parameters and repeated ones are rejected, so that a misspelt filter is an error
-    instead of a silently unfiltered answer.
+    instead of a silently unfiltered result.
     """
     declared = {p.name: p for p in params}
     values: dict[str, Any] = {}

@@ -5,7 +5,7 @@ and for the address at once and returns the counts. The window start is computed
 database clock, so instances with skewed clocks still share one window.
 
 The client address is the entry that the front end appended to ``X-Forwarded-For``. Google's
-front end appends the address it saw as the LAST entry; entries before it come from the client
+front end appends the address it saw as the LAST entry. Entries before it come from the client
 and can be forged, so they are ignored. ``API_TRUSTED_PROXY_HOPS`` says how many entries from
 the end to skip to (1 behind Google's front end, 2 behind an external Application Load
 Balancer that appends its own address after the client's, 0 to use the TCP peer address when

@@ -1,8 +1,8 @@
 """Reading a session's channels from ``samples`` into numpy arrays.
 
-Requested channel names are matched against the session's ``channels`` rows and only ever turn
+Requested channel names are matched against the session's ``channels`` rows. A match only turns
 into a column name from the canonical table (``common.channels.BY_NAME``) or an integer index
-into ``samples.extra``; the name itself never becomes SQL. Every value is a bind parameter.
+into ``samples.extra``, so the name itself never becomes SQL. Every value is a bind parameter.
 
 Rows come back as one ``bytea`` built by ``string_agg`` of ``float8send``/``float4send``: one
 fixed-size big-endian record per sample, which numpy reads without a Python loop. Missing values

@@ -64,7 +64,7 @@ def session_summary(row) -> dict:
 @route("GET", "/health", tag="health", public=True,
        responses={200: Reply("The API and its database answer.", schemas.ref("Health"))})
 def health(ctx: Context):
-    """Check that the API and its database answer."""
+    """Check that the API and its database respond."""
     with connection() as conn:
         conn.run("SELECT 1")
     return {"status": "ok", "database": "ok"}

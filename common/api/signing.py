@@ -1,10 +1,10 @@
 """Upload URLs that let a client send a file straight into the bucket.
 
 In the cloud: a V4 signed URL for ``POST`` with ``x-goog-resumable: start``. The client POSTs to
-it, Cloud Storage answers with a resumable session URI in ``Location``, and the client PUTs the
-file there (in pieces if it likes). The function's service account signs through the IAM
-Credentials ``signBlob`` API via google-auth, since a function has no private key; the account
-needs ``roles/iam.serviceAccountTokenCreator`` on itself.
+it, Cloud Storage returns a resumable session URI in ``Location``, and the client PUTs the file
+there, in one piece or several. A function has no private key, so its service account signs
+through the IAM Credentials ``signBlob`` API via google-auth. The account needs
+``roles/iam.serviceAccountTokenCreator`` on itself.
 
 Against fake-gcs-server (``STORAGE_EMULATOR_HOST`` set) nothing can be signed, so the API opens
 the resumable session itself with the emulator's JSON API and hands out the session URL, which
@@ -114,7 +114,7 @@ def emulator_session(emulator: str, bucket: str, object_name: str, content_type:
         raise ApiError(503, "unavailable", "the storage emulator returned no upload session URL",
                        {"Retry-After": "5"})
     # NOTE: fake-gcs-server cannot check signatures, so the local stack hands out an open session
-    # URL instead of a signed one; anyone who has the URL can upload to that one object.
+    # URL instead of a signed one. Anyone who has the URL can upload to that one object.
     return UploadUrl(location, "PUT", {}, "resumable_session",
                      "Local stack: fake-gcs-server cannot verify signed URLs, so this is an open "
                      "resumable session URL; PUT the file to it. In the cloud the URL is signed.")

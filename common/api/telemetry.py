@@ -52,8 +52,8 @@ QUERY = (
 def telemetry(ctx: Context):
     """Read channels of a session over a time range or a lap, optionally downsampled.
 
-    Without max_points every stored row in the range is returned, up to limit; `truncated`
-    says whether rows were left out.
+    Without max_points every stored row in the range is returned, up to limit. `truncated`
+    is true when rows were left out.
     """
     q = ctx.query
     session_id = ctx.path["session_id"].lower()

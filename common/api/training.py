@@ -1,7 +1,7 @@
 """Training-data endpoints: read and upsert rows of ``ml_training_data``.
 
-The table belongs to the features package (migration 0002_results.sql); its columns are read from
-``information_schema`` once per process, so new feature columns need no change here.
+The table belongs to the features package (migration 0002_results.sql). Its columns are read
+from ``information_schema`` once per process, so new feature columns need no change here.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def _upsert_sql(names: tuple[str, ...]) -> str:
 
 
 def _data_error(exc: pg8000.native.DatabaseError) -> ApiError | None:
-    """Turn a constraint or type error of the upsert into a 422 that says what is wrong.
+    """Turn a constraint or type error of the upsert into a 422 that names the problem.
 
     Returns None for other database errors, which the caller re-raises.
     """

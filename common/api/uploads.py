@@ -59,7 +59,7 @@ def create_upload(ctx: Context):
     """Get a resumable upload URL for sending a file straight into the bucket.
 
     In the cloud the URL is a V4 signed URL that starts a resumable upload (POST it with the
-    returned headers, then PUT the file to the Location it answers). On the local stack it is a
+    returned headers, then PUT the file to the Location header of its response). On the local stack it is a
     resumable session URL of the storage emulator (PUT the file to it). Follow the result at
     status_url.
     """

@@ -164,7 +164,7 @@ function init() {
   keyInput.addEventListener("change", () => sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim()));
   fetch("/v1/openapi.json")
     .then((response) => {
-      if (!response.ok) throw new Error("GET /v1/openapi.json answered " + response.status);
+      if (!response.ok) throw new Error("GET /v1/openapi.json returned status " + response.status);
       return response.json();
     })
     .then(render)
