@@ -1,11 +1,12 @@
 """Unit tests of the API's pure parts: downsampling, lap alignment, parameters, cursors, client
-address, OIDC verification and upload URL signing. No stack needed."""
+address, OIDC verification, upload URL signing and the docs page files. No stack needed."""
 
 from __future__ import annotations
 
 import datetime as dt
 import http.server
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -408,3 +409,21 @@ def test_signed_start_url_v4(oidc_keys, monkeypatch):
     assert len(query["X-Goog-Signature"][0]) == 512
     assert target.method == "POST"
     assert target.headers == {"x-goog-resumable": "start", "content-type": "text/csv"}
+
+
+def test_docs_assets_in_function_package():
+    from common.packaging import package_files
+
+    names = {name for name, _ in package_files("api")}
+    for asset in ("docs.html", "docs.js", "docs.css"):
+        assert f"common/api/static/{asset}" in names
+
+
+def test_docs_assets_load_nothing_remote():
+    from common.api.openapi import STATIC
+
+    for path in STATIC.iterdir():
+        text = path.read_text()
+        assert not re.search(r"(src|href)=\"(https?:)?//", text), path.name
+        assert "https://" not in text, path.name
+        assert "http://" not in text, path.name
