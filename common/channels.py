@@ -40,7 +40,7 @@ class Canonical:
 
 CANONICAL: tuple[Canonical, ...] = (
     Canonical("speed", "km/h", "real", CONTINUOUS, 0, 500, 5, "km/h",
-              ("speed", "ground_speed", "gps_speed", "vehicle_speed", "speed_kmh", "speed_km_h",
+              ("speed", "ground_speed", "gps_speed", "vehicle_speed", "corr_speed", "speed_kmh", "speed_km_h",
                "velocity", "vcar", "v_car", "groundspeed", "speed_gps"),
               "Vehicle speed over ground."),
     Canonical("throttle", "fraction", "real", CONTINUOUS, 0, 1, 0.02, "%",

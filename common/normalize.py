@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 GAP_MIN_S = 1.0
 GAP_FACTOR = 5.0
+# Canonical channels whose values are directions in degrees, wrapped into [0, 360).
+WRAPPED_DEGREES = ("heading",)
 
 
 def normalize(parsed: ParsedLog) -> Session:
@@ -66,8 +68,11 @@ def normalize(parsed: ParsedLog) -> Session:
     offset = float(base[0])
     elapsed = base - offset if offset != 0.0 else base
 
-    # One median step for every channel on the time base, not one per channel.
-    base_rate = _rate(base)
+    # One rate for every channel on the file's own time axis: the rate the file declares, when it
+    # declares one, because rounded timestamps make a measured rate drift (51.2 Hz written to the
+    # millisecond has steps of 19 and 20 ms).
+    declared = parsed.metadata.sample_rate_hz
+    base_rate = declared if declared and declared > 0 else _rate(base)
     out: list[Channel] = []
     report: dict[str, dict[str, Any]] = {}
     taken_columns: set[str] = set()
@@ -94,7 +99,15 @@ def normalize(parsed: ParsedLog) -> Session:
                 )
                 canonical = None
             else:
+                if not ch.unit.strip():
+                    warnings.append(
+                        f"channel {ch.name!r}: the file states no unit; read as {canonical.default_unit}, "
+                        f"the usual unit of {canonical.name}"
+                    )
                 values = _convert(values, conv)
+                if canonical.name in WRAPPED_DEGREES:
+                    # Headings of -180..180 and 0..360 name the same directions.
+                    values = np.mod(values, 360.0)
                 values, clamped, nulled = _check_range(values, canonical)
                 stats.update(canonical=canonical.name, clamped=clamped, out_of_range=nulled)
                 unit = canonical.unit
@@ -259,7 +272,18 @@ def _check_range(values: np.ndarray, canonical: table.Canonical) -> tuple[np.nda
 
 
 def _rate(times: np.ndarray | None) -> float | None:
+    """Return the sampling rate in Hz: the mean of the steps within 50% of the median step.
+
+    A mean over many steps recovers rates that rounded timestamps blur (a 51.2 Hz log written to the
+    millisecond has steps of 19 and 20 ms, so its median step says 50 Hz). Steps far from the
+    median are recording gaps or dropped samples, not the rate, and are left out.
+    """
     if times is None or times.size < 2:
         return None
-    step = float(np.median(np.diff(times)))
-    return round(1.0 / step, 3) if step > 0 else None
+    steps = np.diff(times)
+    median = float(np.median(steps))
+    if median <= 0:
+        return None
+    regular = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+    total = float(regular.sum())
+    return round(regular.size / total, 3) if total > 0 else None
