@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..db.connect import connect
+from ..errors import SimtelError
 from ..db.migrate import migrate
 from ..db.sessions import delete_session, prune_sessions
 
@@ -57,6 +58,8 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    if args.older_than_days < 0:
+        raise SimtelError(f"--older-than-days must be 0 or more, found {args.older_than_days:g}")
     conn = connect(args.database_url)
     try:
         deleted = prune_sessions(conn, args.older_than_days, args.status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import logging
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..chunks import Chunk, encode_session
 from ..config import settings
@@ -202,6 +204,9 @@ def ingest(paths: list[Path], database_url: str, workers: int, loaders: int,
 
 
 def run(args: argparse.Namespace) -> int:
+    # Check the paths before starting anything.
+    if not collect(args.paths):
+        raise SimtelError("no telemetry files under " + ", ".join(map(str, args.paths)))
     url = args.database_url or os.environ.get("DATABASE_URL")
     server = None
     if not url:
@@ -216,7 +221,11 @@ def run(args: argparse.Namespace) -> int:
             migrate(conn)
         finally:
             conn.close()
-        summary = ingest(args.paths, url, args.workers, args.loaders, progress=not args.quiet)
+        # Rejected files are listed in the summary; their log warnings would only repeat them
+        # and break the progress bar.
+        logging.getLogger("common.parse.stage").setLevel(logging.ERROR)
+        with logging_redirect_tqdm():
+            summary = ingest(args.paths, url, args.workers, args.loaders, progress=not args.quiet)
         for line in summary.lines():
             print(line)
         if server is not None and args.keep:

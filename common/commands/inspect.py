@@ -22,6 +22,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
+    if path.is_dir():
+        raise SimtelError(f"{path} is a folder; inspect reads one file")
     if not path.is_file():
         raise SimtelError(f"{path}: no such file")
     try:

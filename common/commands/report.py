@@ -8,10 +8,14 @@ from ..model import Session
 
 
 def fmt_duration(seconds: float | None) -> str:
+    """Format seconds as m:ss.fff, or h:mm:ss.fff from one hour on."""
     if seconds is None:
         return "-"
     minutes, rest = divmod(float(seconds), 60)
-    return f"{int(minutes)}:{rest:06.3f}"
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{rest:06.3f}"
+    return f"{minutes}:{rest:06.3f}"
 
 
 def session_line(item: dict[str, Any], base_url: str = "") -> str:
@@ -23,9 +27,9 @@ def session_line(item: dict[str, Any], base_url: str = "") -> str:
         f"car={item.get('car') or '-'}",
         f"driver={item.get('driver') or '-'}",
         f"duration={fmt_duration(item.get('duration_s'))}",
-        f"rate={_num(item.get('sample_rate_hz'))}Hz",
-        f"channels={len(item.get('channels') or [])}",
-        f"samples={item.get('samples_stored', 0)}",
+        f"rate={_num(item.get('sample_rate_hz'))}" + ("Hz" if item.get("sample_rate_hz") else ""),
+        f"channels={len(item.get('channels') or []) or '-'}",
+        f"samples={item.get('samples_stored') or ('-' if item.get('status') == 'failed' else 0)}",
     ]
     laps = item.get("laps") or []
     valid = [lap for lap in laps if lap.get("valid") and lap.get("lap_time_s")]

@@ -48,8 +48,26 @@ def run_up(args: argparse.Namespace) -> int:
         print("local stack running:")
     for line in stack.describe(state):
         print("  " + line)
-    print("stop it with: simtel local down")
+    for line in _api_hint(state):
+        print(line)
+    print(f"stop it with: {_prog()} local down")
     return 0
+
+
+def _prog() -> str:
+    """The command as the user typed it, for hints (for example .venv/bin/simtel)."""
+    return sys.argv[0] if sys.argv and sys.argv[0].endswith("simtel") else "simtel"
+
+
+def _api_hint(state: stack.StackState) -> list[str]:
+    key = state.env.get("SIMTEL_API_KEY")
+    if not key:
+        return []
+    return [
+        f"API key of this local stack: {key}",
+        f"  try: curl -H 'X-API-Key: {key}' {state.api_url}/v1/sessions",
+        f"  docs: {state.api_url}/v1/docs",
+    ]
 
 
 def run_down(args: argparse.Namespace) -> int:
@@ -71,17 +89,22 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    # Check the paths before starting anything.
+    files = expand(args.paths) if args.paths else []
+    if args.paths and not files:
+        raise SimtelError("no files to upload under " + ", ".join(map(str, args.paths)))
     state = stack.running()
     started_here = state is None
     if started_here:
         print("starting the local stack ...", flush=True)
         state = stack.up()
+        print("local stack running:")
+    else:
+        print("using the local stack that is already running:")
     try:
         for line in stack.describe(state):
             print("  " + line)
-        files = expand(args.paths) if args.paths else _samples(state)
-        if not files:
-            raise SimtelError("no files to upload under " + ", ".join(map(str, args.paths)))
+        files = files or _samples(state)
         expected = _expected_sessions(files)
         before = {sid: api_get(state, f"/v1/sessions/{sid}") for sid in expected}
         _upload(state, files)
@@ -107,8 +130,11 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"\n{ready} ready, {failed} failed, {len(expected) - ready - failed} unfinished; "
               f"{len(known)} already stored before this run; {added} samples added by this run")
         if args.keep:
-            print(f"local stack left running; API at {state.api_url}; stop it with: simtel local down")
-        return 0 if ready + failed == len(expected) else 1
+            print(f"local stack left running; API at {state.api_url}")
+            for line in _api_hint(state):
+                print(line)
+            print(f"stop it with: {_prog()} local down")
+        return 0 if ready == len(expected) else 1
     finally:
         if started_here and not args.keep:
             stack.down()
