@@ -8,7 +8,8 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..db.connect import connect
+from ..commands.database import add_database_option, connect_for
+from ..commands.ingest import expand
 from ..errors import ParseError, SimtelError
 from ..results import load_payload, store_laps, store_results
 from .build import rebuild_features
@@ -25,13 +26,14 @@ def register(sub) -> None:
                     "(/data/results/lap_data) from JSON files; the kind is detected from the "
                     "content. Storing the same file again changes nothing.",
     )
-    ingest.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    ingest.add_argument("paths", nargs="+", metavar="PATH", type=Path,
+                        help="JSON files, or folders of them")
     ingest.add_argument("--subsession-id", type=int,
                         help="subsession of lap data files that do not name it")
     ingest.add_argument("--simsession-number", type=int,
                         help="simsession of lap data files that do not name it "
                              "(default: 0, the main event)")
-    ingest.add_argument("--database-url", help="PostgreSQL URL; default: DATABASE_URL")
+    add_database_option(ingest)
     ingest.set_defaults(func=run_ingest)
 
     features = sub.add_parser("features", help="machine-learning training features")
@@ -50,7 +52,7 @@ def register(sub) -> None:
     rebuild.add_argument("--since", type=_utc_time,
                          help="with --incremental, also recompute every race starting at or "
                               "after this ISO 8601 time (UTC unless it has an offset)")
-    rebuild.add_argument("--database-url", help="PostgreSQL URL; default: DATABASE_URL")
+    add_database_option(rebuild)
     rebuild.set_defaults(func=run_rebuild)
 
 
@@ -72,10 +74,10 @@ def payload_kind(obj: object) -> str:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    conn = connect(args.database_url)
+    conn = connect_for(args)
     failed = 0
     try:
-        for path in args.paths:
+        for path in expand(args.paths):
             try:
                 obj = load_payload(path.read_bytes(), str(path))
                 if payload_kind(obj) == "laps":
@@ -97,7 +99,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 def run_rebuild(args: argparse.Namespace) -> int:
     if args.since is not None and args.full:
         raise SimtelError("--since needs --incremental")
-    conn = connect(args.database_url)
+    conn = connect_for(args)
     try:
         counts = rebuild_features(conn, full=args.full, since=args.since)
     finally:

@@ -96,5 +96,11 @@ def _describe(head: bytes) -> str:
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:512])
     if printable < 0.9 * min(len(head), 512):
         return "binary data"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] in (b"{", b"["):
+        if b"subsession_id" in head or b"cust_id" in head:
+            return ("iRacing race results JSON, which is not telemetry: store it with "
+                    "'simtel results ingest' or upload it under results/")
+        return "JSON text"
     first = head.split(b"\n", 1)[0][:60].decode("utf-8", errors="replace")
     return f"text starting {first!r}"

@@ -80,12 +80,13 @@ def format_lap_table(laps: list[Lap]) -> str:
     lines = [_join(header, widths, numeric), _join(["-" * w for w in widths], widths, numeric)]
     lines += [_join(row, widths, numeric) for row in rows]
 
-    sources = sorted({lap.source for lap in laps})
-    tail = f"{summary['count']} laps, {summary['valid_count']} valid"
+    sources = sorted({lap.source for lap in laps} - {"none"})
+    count = summary["count"]
+    tail = f"{count} lap{'s' if count != 1 else ''}, {summary['valid_count']} valid"
     if best is not None:
         tail += (f"; best lap {best}: {format_lap_time(summary['best_lap_time_s'])}"
                  f"; mean valid {format_lap_time(summary['mean_valid_lap_time_s'])}")
-    tail += f"; boundaries from {', '.join(sources)}"
+    tail += f"; boundaries from {', '.join(sources)}" if sources else "; no lap boundaries found"
     lines.append(tail)
     return "\n".join(lines)
 

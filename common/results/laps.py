@@ -53,7 +53,8 @@ def parse_laps(
                          found=str(payload_subsession))
     subsession_id = subsession_id if subsession_id is not None else payload_subsession
     if subsession_id is None:
-        raise ParseError(name, "the lap data does not name its subsession; pass the subsession id",
+        raise ParseError(name, "the lap data does not name its subsession; pass it with "
+                               "--subsession-id (simtel results ingest)",
                          field="session_info.subsession_id")
     if simsession_number is None:
         simsession_number = (payload_simsession if payload_simsession is not None
