@@ -20,10 +20,6 @@ from . import binary_copy
 
 logger = logging.getLogger(__name__)
 
-# Bytes handed to the COPY stream per write.
-COPY_PIECE_BYTES = 1 << 20
-
-
 @dataclass
 class LoadResult:
     session_id: str
@@ -74,8 +70,9 @@ def load_chunk(conn: pg8000.native.Connection, attributes: dict[str, str], data:
 
         columns, buffer = binary_copy.build(session_key, chunk)
         column_list = ", ".join(f'"{c}"' for c in columns)
-        conn.run(f"COPY samples ({column_list}) FROM STDIN WITH (FORMAT binary)",
-                 stream=_pieces(buffer))
+        # The whole chunk as one CopyData message: a chunk is at most a few MB, and a list made
+        # the COPY over twice as fast as a generator of 1 MiB pieces here (pg8000 1.31.6).
+        conn.run(f"COPY samples ({column_list}) FROM STDIN WITH (FORMAT binary)", stream=[buffer])
 
         updated = conn.run(
             "UPDATE sessions SET chunks_loaded = chunks_loaded + 1, "
@@ -152,12 +149,6 @@ def fail_dead_lettered(conn: pg8000.native.Connection, attributes: dict[str, str
                   f"topic; no error was recorded")
     mark_failed(conn, session_key, reason)
     return "failed"
-
-
-def _pieces(buffer: bytes):
-    view = memoryview(buffer)
-    for start in range(0, len(view), COPY_PIECE_BYTES):
-        yield bytes(view[start:start + COPY_PIECE_BYTES])
 
 
 def _rollback(conn: pg8000.native.Connection) -> None:
