@@ -14,7 +14,6 @@ locals {
     MAX_UPLOAD_BYTES   = tostring(var.max_upload_bytes)
     CHUNK_TARGET_BYTES = tostring(var.chunk_target_bytes)
     LOG_LEVEL          = var.log_level
-    API_PUBLIC         = var.api_public ? "1" : "0"
   }
 }
 
@@ -190,6 +189,10 @@ resource "google_cloudfunctions2_function" "api" {
     environment_variables = merge(local.function_env, {
       DB_IAM_USER  = local.db_iam_users.api
       DB_POOL_SIZE = tostring(var.api_function.db_pool_size)
+      # Only the scheduler account may call POST /v1/features:rebuild with an OIDC token.
+      API_OIDC_EMAILS = google_service_account.scheduler.email
+      # Upload URLs are signed as the api account itself.
+      API_SIGNER_EMAIL = google_service_account.function["api"].email
     })
   }
 

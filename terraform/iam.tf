@@ -160,6 +160,22 @@ resource "google_cloud_run_service_iam_member" "scheduler_invokes_api" {
   member   = google_service_account.scheduler.member
 }
 
+# POST /v1/uploads signs resumable upload URLs with the api account's own key through the IAM
+# signBlob call, which needs token-creator rights on that account itself.
+resource "google_service_account_iam_member" "api_signs_upload_urls" {
+  service_account_id = google_service_account.function["api"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.function["api"].member
+}
+
+# A signed upload URL acts with the signer's rights, so the api account must be able to create
+# objects in the raw bucket (not read or delete them).
+resource "google_storage_bucket_iam_member" "api_creates_uploads" {
+  bucket = google_storage_bucket.raw.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.function["api"].member
+}
+
 # Anyone may call the API, but only when var.api_public is true. The API's own keys and rate
 # limits then apply.
 resource "google_cloud_run_service_iam_member" "api_public" {

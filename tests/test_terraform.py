@@ -217,7 +217,6 @@ def test_functions_environment_complete(config):
     required = {
         "GOOGLE_CLOUD_PROJECT", "RAW_BUCKET", "CHUNK_TOPIC", "DEAD_LETTER_TOPIC",
         "INSTANCE_CONNECTION_NAME", "DB_NAME", "MAX_UPLOAD_BYTES", "CHUNK_TARGET_BYTES", "LOG_LEVEL",
-        "API_PUBLIC",
     }
     assert required <= shared, f"missing from local.function_env: {sorted(required - shared)}"
     for name in FUNCTION_NAMES:
@@ -511,3 +510,16 @@ def test_checkov_passes():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "Failed checks: 0" in result.stdout
+
+
+def test_api_signs_uploads_and_trusts_scheduler(config):
+    service = _one(config.resource("google_cloudfunctions2_function", "api")["service_config"])
+    env = service["environment_variables"]
+    assert "API_OIDC_EMAILS = google_service_account.scheduler.email" in env
+    assert 'API_SIGNER_EMAIL = google_service_account.function["api"].email' in env
+    signer = config.resource("google_service_account_iam_member", "api_signs_upload_urls")
+    assert signer["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert signer["member"] == signer["service_account_id"].replace(".name", ".member")
+    creator = config.resource("google_storage_bucket_iam_member", "api_creates_uploads")
+    assert creator["role"] == "roles/storage.objectCreator"
+    assert creator["bucket"] == "${google_storage_bucket.raw.name}"
