@@ -14,7 +14,7 @@ threads on 127.0.0.1 each keep one HTTP connection open and send requests back t
 It reports p50 and p99 latency and requests per second for each. The last line is
 ``telemetry_p99_vs_health_p99: RATIO`` (goal at most 5).
 
-Run: ``/work/venv/bin/python benchmarks/api.py [--clients N] [--seconds S] [--use-running]``
+Run: ``.venv/bin/python benchmarks/api.py [--clients N] [--seconds S] [--use-running]``
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ It uses DATABASE_URL when set (the database must be empty of ir_* rows); otherwi
 throwaway PostgreSQL 15 server (fsync off) with ``common.local.postgres.start_postgres()`` and
 stops it at the end.
 
-Run: ``/work/venv/bin/python benchmarks/features.py [SUBSESSIONS]``
+Run: ``.venv/bin/python benchmarks/features.py [SUBSESSIONS]``
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ generating parent's peak and hide its own up to that level (``ru_maxrss`` is the
 ``/proc`` is missing). The goal for ours is at most 3 times the file size. Each measurement runs
 ``REPEATS`` times in fresh subprocesses; the report gives the fastest time and the largest peak.
 
-Run: ``/work/venv/bin/python benchmarks/parse.py [HOURS]`` (default 1.0).
+Run: ``.venv/bin/python benchmarks/parse.py [HOURS]`` (default 1.0).
 """
 
 from __future__ import annotations

@@ -92,7 +92,10 @@ def resolve(found: SessionChannels, names: list[str]) -> list[ChannelRef]:
         if match is None:
             match = next((row for row in found.channels if row[0] == name), None)
         if match is None:
-            raise not_found(f"channel {name!r} in session {found.session_id}")
+            available = [row[3] or row[0] for row in found.channels]
+            listed = ", ".join(available[:40]) + (", ..." if len(available) > 40 else "")
+            raise ApiError(404, "not_found", f"channel {name!r} not found in session "
+                                             f"{found.session_id}; its channels are: {listed}")
         source_name, canonical, unit, column, extra_index = match
         if column is not None:
             if column not in table.BY_NAME:
