@@ -124,7 +124,7 @@ def normalize(parsed: ParsedLog) -> Session:
             canonical=canonical.name if canonical else None,
             unit=unit,
             kind=kind,
-            rate_hz=ch.rate_hz if ch.rate_hz else (_rate(ch.times) if ch.times is not None else base_rate),
+            rate_hz=ch.rate_hz or _channel_rate(ch, base_rate),
             provenance=provenance,
             values=values,
             column=column,
@@ -271,11 +271,18 @@ def _check_range(values: np.ndarray, canonical: table.Canonical) -> tuple[np.nda
     return values, int(near_low.sum() + near_high.sum()), int(far.sum())
 
 
+def _channel_rate(ch: SourceChannel, base_rate: float | None) -> float | None:
+    """Return the rate of a channel: measured on its own timestamps, or the time base's rate."""
+    if ch.times is not None:
+        return _rate(ch.times)
+    return base_rate
+
+
 def _rate(times: np.ndarray | None) -> float | None:
     """Return the sampling rate in Hz: the mean of the steps within 50% of the median step.
 
     A mean over many steps recovers rates that rounded timestamps blur (a 51.2 Hz log written to the
-    millisecond has steps of 19 and 20 ms, so its median step says 50 Hz). Steps far from the
+    millisecond has steps of 19 and 20 ms, so its median step gives 50 Hz). Steps far from the
     median are recording gaps or dropped samples, not the rate, and are left out.
     """
     if times is None or times.size < 2:

@@ -131,8 +131,6 @@ class Pool:
         self.url = url
         # (connection, time it was returned) pairs, most recent last.
         self._idle: queue.LifoQueue = queue.LifoQueue()
-        self._created = 0
-        self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
 
     @contextlib.contextmanager
@@ -164,7 +162,7 @@ class Pool:
             self._slots.release()
 
     def _checkout(self) -> pg8000.native.Connection:
-        """Return a working connection: an idle one that still answers, or a new one."""
+        """Return a working connection: an idle one that still responds, or a new one."""
         while True:
             try:
                 conn, returned = self._idle.get_nowait()

@@ -157,5 +157,3 @@ def _rollback(conn: pg8000.native.Connection) -> None:
     except Exception as exc:  # noqa: BLE001 - the connection is broken; the caller's error matters
         logger.debug("rollback after a failed chunk failed too: %s", exc)
 
-
-__all__ = ["load_chunk", "record_failure", "fail_dead_lettered", "LoadResult", "ChunkError"]

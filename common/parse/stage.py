@@ -27,7 +27,7 @@ from .. import formats
 from ..chunks import Chunk, encode_session
 from ..config import settings
 from ..db.sessions import Registration, mark_failed, register_source, set_status, store_parsed
-from ..errors import ParseError, TerminalError, TransientError
+from ..errors import TerminalError, TransientError
 from ..laps import Lap, detect_laps, store_laps
 from ..model import Session
 
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # A session left in "parsing" this long (seconds) is taken over by a new upload of the same bytes;
 # longer than the parse function's timeout.
 PARSE_LEASE_S = 900
-SIDECAR_SUFFIXES = (".ldx",)
 
 
 @dataclass
@@ -171,5 +170,3 @@ def _fail(conn, session_key: int, session_id: str, reason: str, log: dict) -> Pa
     logger.warning("file rejected: %s", reason, extra=log)
     return ParseOutcome(session_id, "failed", "failed", reason=reason)
 
-
-__all__ = ["process", "fail_unreadable", "ParseOutcome", "ParseError"]
