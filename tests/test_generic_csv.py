@@ -168,7 +168,8 @@ def test_invalid_number_names_line_and_field():
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "PNG image"),
     (bytes(range(256)) * 8, "binary data"),
     (b"Dear team,\nthe car felt loose in turn 3 and we lost 2 tenths.\nRegards\n", "text starting"),
-    (b'{"laps": [1, 2, 3],\n "best": 92.1}\n', "text starting"),
+    (b'{"laps": [1, 2, 3],\n "best": 92.1}\n', "found JSON text"),
+    (b'\xef\xbb\xbf{"subsession_id": 1, "cust_id": 2}', "iRacing race results JSON"),
 ])
 def test_non_telemetry_rejected(data, found):
     with pytest.raises(ParseError) as error:
