@@ -255,3 +255,22 @@ def test_results_file_that_is_not_json_is_acknowledged(local_stack):
     log = os.path.join(local_stack.directory, "logs", "parse.log")
     with open(log) as f:
         assert any("results file rejected" in line and "not-json.json" in line for line in f)
+
+
+def test_ldx_after_ld_adds_beacon_laps(local_stack):
+    from formats.synthetic_logs import LdChannel, build_ld
+
+    speed = [800 + (i % 150) for i in range(1500)]
+    data = build_ld([LdChannel("Ground Speed", "km/h", 10, speed, dec=1)], venue="Sidecar Ring")
+    upload("incoming/late/run.ld", data)
+    assert wait_session(local_stack, sha(data))["status"] == "ready"
+    assert all(lap["number"] == 0 for lap in api(local_stack, f"/v1/sessions/{sha(data)}")["laps"])
+
+    upload("incoming/late/run.ldx", (DATA / "motec_ld" / "three_laps.ldx").read_bytes())
+    deadline = time.monotonic() + 30
+    laps = []
+    while time.monotonic() < deadline and len(laps) != 4:
+        laps = api(local_stack, f"/v1/sessions/{sha(data)}")["laps"]
+        time.sleep(0.25)
+    assert [lap["kind"] for lap in laps] == ["out", "flying", "flying", "in"]
+    assert laps[1]["lap_time_s"] == pytest.approx(62.75)

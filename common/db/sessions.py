@@ -112,8 +112,7 @@ def store_parsed(conn: pg8000.native.Connection, session_key: int, session: Sess
                  l=md.track_length_m, t=track_id)
     start_time = md.start_time if md.start_time and md.start_time.tzinfo else None
     start_local = md.start_time if md.start_time and not md.start_time.tzinfo else None
-    metadata = md.as_dict()
-    metadata["warnings"] = session.warnings
+    metadata = metadata_json(session)
     conn.run(
         "UPDATE sessions SET format = :f, track_id = :t, car_id = :c, driver_id = :d, "
         "session_type = :st, start_time = :s, start_local = :sl, start_time_ambiguous = :amb, "
@@ -124,7 +123,7 @@ def store_parsed(conn: pg8000.native.Connection, session_key: int, session: Sess
         sl=start_local, amb=md.start_time_ambiguous, dev=md.device, prod=md.producer,
         rate=md.sample_rate_hz, dur=session.duration_s, off=session.time_offset_s,
         n=session.sample_count, cc=chunk_count, q=json.dumps(_jsonable(session.quality)),
-        m=json.dumps(_jsonable(metadata)), k=session_key,
+        m=metadata, k=session_key,
     )
     conn.run("DELETE FROM channels WHERE session_key = :k", k=session_key)
     for position, ch in enumerate(session.channels):
@@ -136,6 +135,19 @@ def store_parsed(conn: pg8000.native.Connection, session_key: int, session: Sess
             u=ch.unit, r=ch.rate_hz, kind=ch.kind, prov=ch.provenance, g=ch.group, col=ch.column,
             x=ch.extra_index,
         )
+
+
+def metadata_json(session: Session) -> str:
+    """Return the session's metadata, with its warnings, as the JSON stored in sessions.metadata."""
+    metadata = session.metadata.as_dict()
+    metadata["warnings"] = session.warnings
+    return json.dumps(_jsonable(metadata))
+
+
+def update_metadata(conn: pg8000.native.Connection, session_key: int, session: Session) -> None:
+    """Replace a stored session's metadata JSON (for example after a late sidecar file)."""
+    conn.run("UPDATE sessions SET metadata = CAST(:m AS jsonb), updated_at = now() WHERE session_key = :k",
+             m=metadata_json(session), k=session_key)
 
 
 def delete_session(conn: pg8000.native.Connection, session_id: str) -> bool:

@@ -9,11 +9,13 @@ from ..config import settings
 from ..db.connect import pool
 from ..errors import EventError, ParseError
 from . import events
-from .stage import ParseOutcome, fail_unreadable, process
+from .stage import ParseOutcome, fail_unreadable, process, refresh_sidecar
 
 logger = logging.getLogger(__name__)
 
 RESULTS_PREFIX = "results/"
+SIDECAR_SUFFIX = ".ldx"
+LOG_SUFFIXES = (".ld", ".LD")
 
 
 def handle_event(event_type: str, data) -> ParseOutcome | None:
@@ -30,9 +32,8 @@ def handle_event(event_type: str, data) -> ParseOutcome | None:
         return None
     if ref.name.endswith("/"):
         return None
-    if ref.name.lower().endswith(".ldx"):
-        logger.info("sidecar file stored; it is read with the .ld file of the same name", extra=log)
-        return None
+    if ref.name.lower().endswith(SIDECAR_SUFFIX):
+        return _handle_sidecar(ref)
     if ref.name.startswith(RESULTS_PREFIX):
         return _handle_results(ref)
 
@@ -53,6 +54,25 @@ def handle_event(event_type: str, data) -> ParseOutcome | None:
             conn, data, bucket=ref.bucket, name=ref.name, generation=ref.generation,
             publish=gcp.publish_chunks, sidecars=lambda: _sidecars(ref),
         )
+
+
+def _handle_sidecar(ref: events.ObjectRef) -> None:
+    """Read a ``.ldx`` with the ``.ld`` beside it when the log is already stored."""
+    log = {"object": ref.name, "bucket": ref.bucket, "generation": ref.generation}
+    stem = ref.name[: -len(SIDECAR_SUFFIX)]
+    for suffix in LOG_SUFFIXES:
+        data = gcp.download_if_exists(ref.bucket, stem + suffix)
+        if data is not None:
+            break
+    else:
+        logger.info("sidecar stored; it is read when its .ld file arrives", extra=log)
+        return None
+    sidecar = gcp.download(ref.bucket, ref.name, ref.generation)
+    with pool().connection() as conn:
+        outcome = refresh_sidecar(conn, data, stem + suffix,
+                                  {ref.name.rsplit("/", 1)[-1]: sidecar})
+    logger.info("sidecar handled: %s", outcome, extra=log)
+    return None
 
 
 def _sidecars(ref: events.ObjectRef) -> dict[str, bytes]:

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from .. import formats
 from ..chunks import Chunk, encode_session
 from ..config import settings
-from ..db.sessions import Registration, mark_failed, register_source, set_status, store_parsed
+from ..db.sessions import (
+    Registration,
+    mark_failed,
+    register_source,
+    set_status,
+    store_parsed,
+    update_metadata,
+)
 from ..errors import TerminalError, TransientError
 from ..laps import Lap, detect_laps, store_laps
 from ..model import Session
@@ -141,6 +148,43 @@ def fail(conn, session_key: int, session_id: str, reason: str, log: dict) -> Par
 
 def unexpected_reason(name: str, exc: BaseException) -> str:
     return f"{name}: internal error while reading the file: {type(exc).__name__}: {exc}"
+
+
+def refresh_sidecar(conn, data: bytes, name: str, sidecars: dict[str, bytes]) -> str:
+    """Re-read a stored log with a sidecar that arrived after it, and replace its laps.
+
+    A ``.ldx`` uploaded after its ``.ld`` carries the beacons the first parse did not have. The
+    samples do not change (the log's bytes are the same), so only the laps and the metadata are
+    stored again. Returns what happened: "refreshed", "no session" (the log's own event has not
+    been handled yet, and it will read the sidecar then) or "session failed". Raises
+    ``TransientError`` while the log is still being parsed, so that the event is retried after it.
+    """
+    session_id = session_id_of(data)
+    log = {"session_id": session_id, "object": name}
+    rows = conn.run("SELECT session_key, status FROM sessions WHERE session_id = :id", id=session_id)
+    if not rows:
+        return "no session"
+    session_key, status = rows[0]
+    if status == "failed":
+        return "session failed"
+    if status in ("received", "parsing"):
+        raise TransientError(f"{name}: still being parsed; the sidecar is read again when it is done")
+    try:
+        session = formats.parse(data, name, sidecars)
+    except TerminalError as exc:
+        logger.warning("log could not be read again with its sidecar: %s", exc, extra=log)
+        return "session failed"
+    laps = detect_laps(session)
+    conn.run("BEGIN")
+    try:
+        update_metadata(conn, session_key, session)
+        store_laps(conn, session_key, laps)
+        conn.run("COMMIT")
+    except BaseException:
+        conn.run("ROLLBACK")
+        raise
+    logger.info("laps refreshed with a late sidecar", extra={**log, "rows": len(laps)})
+    return "refreshed"
 
 
 def fail_unreadable(conn, session_id: str, *, bucket: str, name: str, generation: int, size: int,
