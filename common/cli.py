@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "commands.ingest",
     "commands.inspect",
     "commands.db",
+    "commands.chunks",
     "packaging",
     "features.cli",
     "api.keys_cli",

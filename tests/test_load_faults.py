@@ -210,3 +210,49 @@ def test_sigkill_load_mid_chunk(fault_stack):
     assert rows == 400
     killed = _query(fault_stack, "SELECT count(*) FROM pg_stat_activity WHERE pid = :p", p=waiting[0][0])
     assert killed[0][0] == 0
+
+
+def test_dead_lettered_chunk_replayed_after_fix(fault_stack):
+    from common.db.connect import connect
+    from common.load.replay import replay
+
+    session_id = hashlib.sha256(b"replay").hexdigest()
+    key = _register(fault_stack, session_id, sample_count=10, chunk_count=2)
+    first = next(encode_session(session_id, _session(5), 1 << 20))
+    second = next(encode_session(session_id, _session(5, start_s=0.5), 1 << 20))
+    # A stray row where the second chunk goes: each delivery of it violates the primary key.
+    _query(fault_stack, "INSERT INTO samples (session_key, elapsed_s) VALUES (:k, 0.5)", k=key)
+    publisher = _publisher(fault_stack)
+    topic = publisher.topic_path(stack.PROJECT, stack.CHUNK_TOPIC)
+    publisher.publish(topic, first.data, **dict(first.attributes, count="2")).result(timeout=30)
+    publisher.publish(topic, second.data, **dict(second.attributes, seq="1", count="2")).result(timeout=30)
+    status, loaded, _count, _samples, reason = _wait(
+        fault_stack, session_id, lambda r: r[0] == "failed", 120, "failed")
+    assert loaded == 1
+    assert "chunk 1 of 2" in reason
+
+    # The operator removes the stray row, then replays the dead-lettered chunk.
+    _query(fault_stack, "DELETE FROM samples WHERE session_key = :k AND speed IS NULL", k=key)
+    saved = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = fault_stack.env["PUBSUB_EMULATOR_HOST"]
+    conn = connect(fault_stack.database_url)
+    try:
+        summary = replay(conn, stack.PROJECT, stack.DEAD_LETTER_AUDIT, stack.CHUNK_TOPIC)
+    finally:
+        conn.close()
+        if saved is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = saved
+    assert summary.replayed == 1
+    assert summary.skipped == []
+
+    status, loaded, count, samples, reason = _wait(
+        fault_stack, session_id, lambda r: r[0] in ("ready", "failed"), 60, "ready")
+    assert status == "ready", reason
+    assert (loaded, count, samples) == (2, 2, 10)
+    stored = _query(fault_stack, "SELECT count(*), min(elapsed_s), max(elapsed_s) FROM samples "
+                                 "WHERE session_key = :k", k=key)[0]
+    assert stored[0] == 10
+    assert stored[1] == pytest.approx(0.0)
+    assert stored[2] == pytest.approx(0.9)
