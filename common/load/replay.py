@@ -3,8 +3,9 @@
 A chunk that could not be loaded after the maximum delivery attempts lands in the dead-letter topic
 and fails its session. The dead-letter topic keeps a pull subscription (``chunks-dead-letter-audit``
 on the local stack, ``<prefix>-chunks-dead-letter-hold`` in the cloud). Replaying a message moves
-its session back to ``loading``, forgets the chunk's failed attempts and publishes the chunk to the
-chunk topic again; the loader's ledger makes a chunk that did load after all a no-op.
+its session back to ``loading``, deletes the record of the chunk's failed attempts and publishes
+the chunk to the chunk topic again. The loader's ledger makes a chunk that did load after all a
+no-op.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
-# Sessions failed by the dead-letter handler have a reason that starts like this.
+# The reason of every session failed by the dead-letter handler contains this text.
 DEAD_LETTER_MARK = "moved to the dead-letter topic"
 
 
