@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..db.connect import connect
-from ..errors import SimtelError
+from ..commands.database import add_database_option, connect_for
 from .keys import SCOPES, create_key, list_keys, revoke_key
 
 
@@ -22,41 +20,23 @@ def register(sub) -> None:
     c.add_argument("--rate-limit", type=int, metavar="REQUESTS",
                    help="requests per rate-limit window for this key, 0 for no limit "
                         "(default: API_RATE_LIMIT_PER_KEY)")
-    _database_option(c)
+    add_database_option(c)
     c.set_defaults(func=run_create)
 
     ls = ksub.add_parser("list", help="list keys by name, prefix, scopes and last use")
     ls.add_argument("--all", action="store_true", help="include revoked keys")
-    _database_option(ls)
+    add_database_option(ls)
     ls.set_defaults(func=run_list)
 
     r = ksub.add_parser("revoke", help="revoke the key in use under NAME")
     r.add_argument("name")
-    _database_option(r)
+    add_database_option(r)
     r.set_defaults(func=run_revoke)
-
-
-def _database_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url",
-                        help="PostgreSQL URL; default: DATABASE_URL, else the running local stack's")
-
-
-def _connect(args: argparse.Namespace):
-    url = args.database_url or os.environ.get("DATABASE_URL")
-    if not url and not os.environ.get("INSTANCE_CONNECTION_NAME"):
-        from ..local import stack
-
-        state = stack.running()
-        if state is None:
-            raise SimtelError("no database: pass --database-url, set DATABASE_URL, or start the local "
-                              "stack with 'simtel local up'")
-        url = state.database_url
-    return connect(url)
 
 
 def run_create(args: argparse.Namespace) -> int:
     scopes = ("read",) if args.read_only else SCOPES
-    conn = _connect(args)
+    conn = connect_for(args)
     try:
         token, key = create_key(conn, args.name, scopes, args.rate_limit)
     finally:
@@ -69,7 +49,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect_for(args)
     try:
         keys = list_keys(conn, include_revoked=args.all)
     finally:
@@ -86,7 +66,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    conn = _connect(args)
+    conn = connect_for(args)
     try:
         revoked = revoke_key(conn, args.name)
     finally:

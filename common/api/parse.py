@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from .. import formats
-from ..commands.report import describe_session, lap_json
+from ..commands.report import describe_session
 from ..config import settings
 from ..errors import TerminalError, TransientError
-from ..laps import detect_laps, summarize_laps
+from ..laps import detect_laps
 from ..parse.stage import unexpected_reason
 from . import schemas
 from .app import route
@@ -53,9 +53,4 @@ def parse_file(ctx: Context):
     except Exception as exc:
         logger.exception("reader raised an unexpected error", extra={"object": name})
         raise ApiError(422, "unreadable_file", unexpected_reason(name, exc)) from None
-    # The same body as `simtel inspect --json` (common/commands/inspect.py) builds.
-    laps = detect_laps(session)
-    body = describe_session(session)
-    body["laps"] = [lap_json(lap) for lap in laps]
-    body["lap_summary"] = summarize_laps(laps)
-    return body
+    return describe_session(session, detect_laps(session))

@@ -25,11 +25,11 @@ from ..config import settings
 from ..db.connect import Pool, connect
 from ..db.migrate import migrate
 from ..errors import SimtelError, TerminalError
+from ..formats import is_sidecar
 from ..laps import detect_laps
 from ..model import Session
 from ..parse import stage
 
-SIDECAR_SUFFIXES = (".ldx",)
 LOCAL_BUCKET = "local"
 
 
@@ -98,7 +98,7 @@ def expand(paths: list[Path]) -> list[Path]:
 
 def collect(paths: list[Path]) -> list[Path]:
     """Expand folders; sidecar files are read with their main file, not on their own."""
-    return [f for f in expand(paths) if f.suffix.lower() not in SIDECAR_SUFFIXES]
+    return [f for f in expand(paths) if not is_sidecar(f.name)]
 
 
 def parse_one(path_text: str, target_bytes: int) -> Parsed:
@@ -108,13 +108,8 @@ def parse_one(path_text: str, target_bytes: int) -> Parsed:
     path = Path(path_text)
     data = path.read_bytes()
     parsed = Parsed(path_text, stage.session_id_of(data), len(data))
-    sidecars = {}
-    for suffix in SIDECAR_SUFFIXES + tuple(s.upper() for s in SIDECAR_SUFFIXES):
-        sibling = path.with_suffix(suffix)
-        if sibling.exists():
-            sidecars[sibling.name] = sibling.read_bytes()
     try:
-        session = formats.parse(data, path.name, sidecars)
+        session = formats.parse(data, path.name, formats.read_sidecars(path))
     except TerminalError as exc:
         parsed.error = str(exc)
         return parsed

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..errors import ParseError, SimtelError
 from ..formats import parse_path
-from ..laps import detect_laps, format_lap_table, summarize_laps
-from .report import describe_session, describe_text, lap_json
+from ..laps import detect_laps, format_lap_table
+from .report import describe_session, describe_text
 
 
 def register(sub) -> None:
@@ -33,10 +33,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     laps = detect_laps(session)
     if args.json:
-        body = describe_session(session)
-        body["laps"] = [lap_json(lap) for lap in laps]
-        body["lap_summary"] = summarize_laps(laps)
-        print(json.dumps(body, indent=2, default=str))
+        print(json.dumps(describe_session(session, laps), indent=2, default=str))
     else:
         print(describe_text(session))
         if laps:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..laps import Lap, summarize_laps
 from ..model import Session
 
 
@@ -19,7 +20,7 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def session_line(item: dict[str, Any], base_url: str = "") -> str:
-    """One line per session as ``simtel demo`` prints it, from the API's session JSON."""
+    """Format one session as a line of ``simtel demo`` output, from the API's session JSON."""
     parts = [
         f"{item.get('status', '?'):7}",
         f"{item.get('format') or '-':12}",
@@ -43,8 +44,8 @@ def session_line(item: dict[str, Any], base_url: str = "") -> str:
     return line
 
 
-def describe_session(session: Session) -> dict[str, Any]:
-    """The JSON that ``simtel inspect --json`` prints and ``POST /v1/parse`` returns."""
+def describe_session(session: Session, laps: list[Lap]) -> dict[str, Any]:
+    """Build the JSON that ``simtel inspect --json`` prints and ``POST /v1/parse`` returns."""
     return {
         "file": session.file,
         "format": session.format,
@@ -62,11 +63,13 @@ def describe_session(session: Session) -> dict[str, Any]:
         "producer_laps": [lap.__dict__ for lap in session.producer_laps],
         "quality": session.quality,
         "warnings": session.warnings,
+        "laps": [lap_json(lap) for lap in laps],
+        "lap_summary": summarize_laps(laps),
     }
 
 
 def describe_text(session: Session) -> str:
-    """A readable report of one parsed file."""
+    """Format a readable report of one parsed file."""
     md = session.metadata
     lines = [
         f"file        {session.file}",
@@ -107,8 +110,8 @@ def _num(value) -> str:
     return f"{float(value):g}"
 
 
-def lap_json(lap) -> dict[str, Any]:
-    """One detected lap as JSON."""
+def lap_json(lap: Lap) -> dict[str, Any]:
+    """Return one detected lap as JSON."""
     return {
         "number": lap.number, "kind": lap.kind, "valid": lap.valid, "reason": lap.reason,
         "start_s": lap.start_s, "end_s": lap.end_s, "lap_time_s": lap.lap_time_s,

@@ -13,12 +13,12 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import SimtelError
+from ..formats import is_sidecar
 from ..local import stack
 from .ingest import expand
 
 # Seconds ``simtel demo`` waits for every session to be ready or failed.
 DEMO_TIMEOUT_S = 600
-SIDECAR_SUFFIXES = (".ldx",)
 
 
 def register(sub) -> None:
@@ -151,7 +151,7 @@ def _expected_sessions(files: list[Path]) -> dict[str, list[str]]:
     """Return the session id (SHA-256) each non-sidecar file will become, with the file names."""
     expected: dict[str, list[str]] = {}
     for path in sorted(files):
-        if path.suffix.lower() in SIDECAR_SUFFIXES:
+        if is_sidecar(path.name):
             continue
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         expected.setdefault(digest, []).append(path.name)
@@ -164,7 +164,7 @@ def _upload(state: stack.StackState, files: list[Path]) -> None:
     from .. import gcp
 
     bucket = gcp.storage_client().bucket(stack.BUCKET)
-    ordered = sorted(files, key=lambda p: (p.suffix.lower() not in SIDECAR_SUFFIXES, str(p)))
+    ordered = sorted(files, key=lambda p: (not is_sidecar(p.name), str(p)))
     for path in ordered:
         bucket.blob(f"incoming/{path.name}").upload_from_string(path.read_bytes())
 

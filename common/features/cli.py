@@ -11,7 +11,7 @@ from pathlib import Path
 from ..commands.database import add_database_option, connect_for
 from ..commands.ingest import expand
 from ..errors import ParseError, SimtelError
-from ..results import load_payload, store_laps, store_results
+from ..results import load_payload, payload_kind, store_laps, store_results
 from .build import rebuild_features
 
 logger = logging.getLogger(__name__)
@@ -62,15 +62,6 @@ def _utc_time(text: str) -> datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def payload_kind(obj: object) -> str:
-    """Return "results" or "laps" for a decoded (and unwrapped) payload."""
-    if isinstance(obj, list):
-        return "laps"
-    if isinstance(obj, dict) and ("laps" in obj or "chunk_info" in obj):
-        return "laps"
-    return "results"
 
 
 def run_ingest(args: argparse.Namespace) -> int:

@@ -77,11 +77,40 @@ def parse(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> S
 def parse_path(path: str | Path) -> Session:
     """Read a file from disk, with any sidecar file beside it, and normalize it."""
     path = Path(path)
-    sidecars = {}
-    for sibling in (path.with_suffix(".ldx"), path.with_suffix(".LDX")):
-        if sibling != path and sibling.exists():
-            sidecars[sibling.name] = sibling.read_bytes()
-    return parse(path.read_bytes(), path.name, sidecars)
+    return parse(path.read_bytes(), path.name, read_sidecars(path))
+
+
+# MoTeC .ld logs keep their beacons in a .ldx file of the same name; no other format has sidecars.
+LOG_SUFFIXES_WITH_SIDECARS = (".ld",)
+SIDECAR_SUFFIXES = (".ldx", ".LDX")
+
+
+def is_sidecar(name: str) -> bool:
+    """Return whether ``name`` is a sidecar file, read with its log rather than on its own."""
+    return name.lower().endswith(SIDECAR_SUFFIXES[0])
+
+
+def sidecar_names(name: str) -> list[str]:
+    """Return the names a sidecar of the log ``name`` may have (none for other formats)."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or f".{suffix.lower()}" not in LOG_SUFFIXES_WITH_SIDECARS:
+        return []
+    return [stem + s for s in SIDECAR_SUFFIXES]
+
+
+def log_names(sidecar: str) -> list[str]:
+    """Return the names the log of the sidecar ``sidecar`` may have."""
+    stem = sidecar.rpartition(".")[0]
+    return [stem + s for s in LOG_SUFFIXES_WITH_SIDECARS + tuple(s.upper() for s in LOG_SUFFIXES_WITH_SIDECARS)]
+
+
+def read_sidecars(path: Path) -> dict[str, bytes]:
+    """Read the sidecar file beside a log on disk, by its file name; empty when there is none."""
+    for name in sidecar_names(str(path)):
+        sibling = Path(name)
+        if sibling.exists():
+            return {sibling.name: sibling.read_bytes()}
+    return {}
 
 
 def _describe(head: bytes) -> str:

@@ -14,15 +14,16 @@ laps with the lap time as the file writes it, rounded to its tenths.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 
 import numpy as np
 
 from ..errors import ParseError
-from ..model import Metadata, ParsedLog, ProducerLap, SourceChannel
+from ..model import Metadata, ParsedLog, ProducerLap
 from . import dates
 from .laptimes import parse_lap_time
-from .numeric import read_numeric_block
+from .numeric import read_numeric_block, time_and_channels
 from .text import decode_text, guess_separator, iter_lines, quote_short, split_row, to_utf8, unique_names
 
 FORMAT = "aim_csv"
@@ -70,7 +71,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     names_line = 0
     units: list[str] | None = None
     data_start = data_line = None
-    for number, start, _end, raw in _chain([first], lines):
+    for number, start, _end, raw in itertools.chain([first], lines):
         text = decode_text(raw)
         fields = split_row(text, separator)
         if not any(fields):
@@ -102,13 +103,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     units = ((units or []) + [""] * len(names))[: len(names)]
 
     columns, rows = read_numeric_block(body, data_start, data_line, names, separator, name)
-    time = columns[0]
-    if units[0].lower() == "ms":
-        time = time / 1000.0
-    channels = [
-        SourceChannel(name=n, unit=u, values=v)
-        for n, u, v in zip(names[1:], units[1:], columns[1:])
-    ]
+    time, channels = time_and_channels(names, units, columns)
 
     metadata = _metadata(meta, name)
     beacons = _numbers(meta.get("beacon markers", []), "Beacon Markers", name)
@@ -133,11 +128,6 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
         warnings=warnings,
         rows_read=rows,
     )
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest
 
 
 def _is_names_row(fields: list[str]) -> bool:

@@ -9,13 +9,21 @@ block it cannot read is read again row by row so that the error names the line a
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from ..errors import ParseError
-from ..model import Metadata, ParsedLog, SourceChannel
+from ..model import Metadata, ParsedLog
 from . import dates
 from .delimited import is_number
-from .numeric import THOUSANDS_MARKS, detect_decimal, parse_number, read_numeric_block, sample_rows
+from .numeric import (
+    THOUSANDS_MARKS,
+    detect_decimal,
+    parse_number,
+    read_numeric_block,
+    sample_rows,
+    time_and_channels,
+)
 from .text import decode_text, guess_separator, iter_lines, quote_short, split_row, to_utf8, unique_names
 
 FORMAT = "motec_csv"
@@ -55,7 +63,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     data_start = None
     data_line = None
     pending = [first]
-    for number, _start, _end, raw in _chain(pending, lines):
+    for number, _start, _end, raw in itertools.chain(pending, lines):
         text = decode_text(raw)
         if not text.strip().strip(separator).strip():
             continue
@@ -93,14 +101,7 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
     stats: dict[str, int] = {}
     columns, rows = read_numeric_block(body, data_start, data_line, names, separator, name,
                                        decimal=locale[0], thousands=locale[1], stats=stats)
-    time = columns[0]
-    if units[0].lower() == "ms":
-        time = time / 1000.0
-
-    channels = [
-        SourceChannel(name=n, unit=u, values=v)
-        for n, u, v in zip(names[1:], units[1:], columns[1:])
-    ]
+    time, channels = time_and_channels(names, units, columns)
     metadata, beacons = _metadata(meta, name, locale)
     return ParsedLog(
         file=name,
@@ -112,11 +113,6 @@ def read(data: bytes, name: str, sidecars: dict[str, bytes] | None = None) -> Pa
         rows_read=rows,
         rows_dropped=stats,
     )
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest
 
 
 def _is_names_row(fields: list[str]) -> bool:

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import ParseError
+from ..model import SourceChannel
 from .text import decode_text, split_row
 
 # Cell texts that mean "no value", compared lower-case after stripping spaces and quotes.
@@ -480,3 +481,16 @@ def _describe_locale(decimal: str, thousands: str | None) -> str:
     if thousands:
         text += f" and thousands mark {thousands!r}"
     return text
+
+
+def time_and_channels(names: list[str], units: list[str],
+                      columns: list[np.ndarray]) -> tuple[np.ndarray, list[SourceChannel]]:
+    """Split columns read in file order into the time axis (first column, in s) and channels."""
+    time = columns[0]
+    if units[0].strip().lower() == "ms":
+        time = time / 1000.0
+    channels = [
+        SourceChannel(name=n, unit=u, values=v)
+        for n, u, v in zip(names[1:], units[1:], columns[1:])
+    ]
+    return time, channels

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from .. import gcp
+from .. import formats, gcp
 from ..config import settings
 from ..db.connect import pool
 from ..errors import EventError, ParseError
+from ..results import load_payload, payload_kind, store_laps, store_results
 from . import events
 from .stage import ParseOutcome, fail_unreadable, process, refresh_sidecar
 
 logger = logging.getLogger(__name__)
 
 RESULTS_PREFIX = "results/"
-SIDECAR_SUFFIX = ".ldx"
-LOG_SUFFIXES = (".ld", ".LD")
 
 
 def handle_event(event_type: str, data) -> ParseOutcome | None:
@@ -32,7 +31,7 @@ def handle_event(event_type: str, data) -> ParseOutcome | None:
         return None
     if ref.name.endswith("/"):
         return None
-    if ref.name.lower().endswith(SIDECAR_SUFFIX):
+    if formats.is_sidecar(ref.name):
         return _handle_sidecar(ref)
     if ref.name.startswith(RESULTS_PREFIX):
         return _handle_results(ref)
@@ -59,9 +58,8 @@ def handle_event(event_type: str, data) -> ParseOutcome | None:
 def _handle_sidecar(ref: events.ObjectRef) -> None:
     """Read a ``.ldx`` with the ``.ld`` beside it when the log is already stored."""
     log = {"object": ref.name, "bucket": ref.bucket, "generation": ref.generation}
-    stem = ref.name[: -len(SIDECAR_SUFFIX)]
-    for suffix in LOG_SUFFIXES:
-        data = gcp.download_if_exists(ref.bucket, stem + suffix)
+    for log_name in formats.log_names(ref.name):
+        data = gcp.download_if_exists(ref.bucket, log_name)
         if data is not None:
             break
     else:
@@ -69,21 +67,19 @@ def _handle_sidecar(ref: events.ObjectRef) -> None:
         return None
     sidecar = gcp.download(ref.bucket, ref.name, ref.generation)
     with pool().connection() as conn:
-        outcome = refresh_sidecar(conn, data, stem + suffix,
+        outcome = refresh_sidecar(conn, data, log_name,
                                   {ref.name.rsplit("/", 1)[-1]: sidecar})
     logger.info("sidecar handled: %s", outcome, extra=log)
     return None
 
 
 def _sidecars(ref: events.ObjectRef) -> dict[str, bytes]:
-    stem = ref.name.rsplit(".", 1)[0]
-    found = {}
-    for suffix in (".ldx", ".LDX"):
-        data = gcp.download_if_exists(ref.bucket, stem + suffix)
+    """Download the sidecar of a log from beside it; only .ld logs have one."""
+    for name in formats.sidecar_names(ref.name):
+        data = gcp.download_if_exists(ref.bucket, name)
         if data is not None:
-            found[stem.rsplit("/", 1)[-1] + suffix] = data
-            break
-    return found
+            return {name.rsplit("/", 1)[-1]: data}
+    return {}
 
 
 def _handle_results(ref: events.ObjectRef) -> None:
@@ -91,9 +87,6 @@ def _handle_results(ref: events.ObjectRef) -> None:
 
     A file that is not valid results JSON is logged and acknowledged: retrying cannot fix it.
     """
-    from ..features.cli import payload_kind
-    from ..results import load_payload, store_laps, store_results
-
     data = gcp.download(ref.bucket, ref.name, ref.generation)
     log = {"object": ref.name, "bucket": ref.bucket, "generation": ref.generation}
     try:

@@ -1,6 +1,6 @@
 """iRacing Data API results and lap data: parsing, and storage in the ir_* tables."""
 
-from .jsonio import load_payload
+from .jsonio import load_payload, payload_kind
 from .laps import parse_laps
 from .model import DriverResult, Lap, LapData, Simsession, SubsessionResult, TeamResult
 from .parse import parse_results
@@ -14,6 +14,7 @@ __all__ = [
     "SubsessionResult",
     "TeamResult",
     "load_payload",
+    "payload_kind",
     "parse_laps",
     "parse_results",
     "store_laps",

@@ -209,3 +209,12 @@ class Record:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.error(key, "invalid value", "a JSON array of strings", value)
         return list(value)
+
+
+def payload_kind(obj: object) -> str:
+    """Return "results" or "laps" for a decoded (and unwrapped) payload."""
+    if isinstance(obj, list):
+        return "laps"
+    if isinstance(obj, dict) and ("laps" in obj or "chunk_info" in obj):
+        return "laps"
+    return "results"
