@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
-from common.errors import ParseError
-from common.formats import parse
 from conftest import corpus_file
-from damaged_copies import MAX_SECONDS, check_damaged
+from damaged_copies import check_damaged, parse_or_reject
 
 FILES = [
     "motec_ld/afonso360_Sample1.ld",
@@ -32,18 +29,6 @@ STRUCTURE = {
 }
 
 
-def _parse_or_reject(data: bytes, name: str, description: str) -> None:
-    started = time.perf_counter()
-    try:
-        parse(data, name)
-    except ParseError:
-        pass
-    except Exception as exc:
-        raise AssertionError(f"{name}, {description}: raised {type(exc).__name__}: {exc}") from exc
-    elapsed = time.perf_counter() - started
-    assert elapsed < MAX_SECONDS, f"{name}, {description}: took {elapsed:.1f} s"
-
-
 @pytest.mark.parametrize("relative", FILES)
 def test_damaged_corpus_copies(relative):
     path = corpus_file(relative)
@@ -63,6 +48,6 @@ def test_damaged_binary_structure(relative):
             buf = bytearray(data)
             for _ in range(4):
                 buf[rng.randrange(start, end)] = rng.randrange(256)
-            _parse_or_reject(bytes(buf), path.name, f"bytes {start}-{end} changed (set {attempt})")
+            parse_or_reject(bytes(buf), path.name, f"bytes {start}-{end} changed (set {attempt})")
     for cut in (1, 16, 100, header[1] - 1, header[1] + 1, table[1] - 3, table[1] + 7):
-        _parse_or_reject(data[:cut], path.name, f"cut at byte {cut}")
+        parse_or_reject(data[:cut], path.name, f"cut at byte {cut}")
