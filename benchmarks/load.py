@@ -88,7 +88,8 @@ def main() -> None:
             loader_times.append(time.perf_counter() - started)
             status, loaded = conn.run(
                 "SELECT status, samples_loaded FROM sessions WHERE session_key = :k", k=key)[0]
-            assert status == "ready" and loaded == ROWS, (status, loaded)
+            assert status == "ready", status
+            assert loaded == ROWS, loaded
 
             conn.run("TRUNCATE samples")
             matrix[:, 0] = key + 1

@@ -1,7 +1,7 @@
 """The ``simtel`` command line.
 
 Each command group lives in its own module with a ``register(subparsers)`` function that adds its
-parsers and sets ``func`` on them; ``main`` imports the modules listed in ``_COMMAND_MODULES``.
+parsers and sets ``func`` on them. ``main`` imports the modules listed in ``_COMMAND_MODULES``.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         print("simtel: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader of our output went away (for example `simtel inspect f | head`); send what
-        # is left to /dev/null so that the interpreter's final flush does not fail again.
+        # The reader of our output went away (for example `simtel inspect f | head`). What is left
+        # goes to /dev/null, so that the interpreter's final flush does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141

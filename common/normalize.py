@@ -3,8 +3,9 @@
 Rules, in the order they run:
 
 1. Rows whose time is missing, or not later than the row before, are dropped and counted.
-2. The session's time base is the file's shared time axis when every channel uses it; when some
-   channels have timestamps of their own, it is the sorted union of all timestamps.
+2. The session's time base is the file's shared time axis when every channel uses it. When some
+   channels have timestamps of their own, it is the sorted union of the file's row times and every
+   channel's timestamps.
 3. A channel with its own timestamps is resampled onto the time base. Continuous channels are
    interpolated linearly on the real timestamps, never across a gap longer than
    ``max(GAP_MIN_S, GAP_FACTOR x the channel's median step)`` and never outside the channel's own
@@ -68,8 +69,8 @@ def normalize(parsed: ParsedLog) -> Session:
     offset = float(base[0])
     elapsed = base - offset if offset != 0.0 else base
 
-    # One rate for every channel on the file's own time axis: the rate the file declares, when it
-    # declares one, because rounded timestamps make a measured rate drift (51.2 Hz written to the
+    # Channels on the file's own time axis share one rate: the rate the file declares, when it
+    # declares one. A measured rate drifts with rounded timestamps (51.2 Hz written to the
     # millisecond has steps of 19 and 20 ms).
     declared = parsed.metadata.sample_rate_hz
     base_rate = declared if declared and declared > 0 else _rate(base)

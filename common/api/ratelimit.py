@@ -6,7 +6,7 @@ database clock, so instances with skewed clocks still share one window.
 
 The client address is the entry that the front end appended to ``X-Forwarded-For``. Google's
 front end appends the address it saw as the LAST entry. Entries before it come from the client
-and can be forged, so they are ignored. ``API_TRUSTED_PROXY_HOPS`` says how many entries from
+and can be forged, so they are ignored. ``API_TRUSTED_PROXY_HOPS`` sets how many entries from
 the end to skip to (1 behind Google's front end, 2 behind an external Application Load
 Balancer that appends its own address after the client's, 0 to use the TCP peer address when
 nothing sits in front). IPv6 clients are counted per /64 network, since one host usually owns a

@@ -55,7 +55,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _prog() -> str:
-    """The command as the user typed it, for hints (for example .venv/bin/simtel)."""
+    """Return the command as the user typed it, for hints (for example .venv/bin/simtel)."""
     return sys.argv[0] if sys.argv and sys.argv[0].endswith("simtel") else "simtel"
 
 

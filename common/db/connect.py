@@ -4,9 +4,9 @@ Locally (and in tests) ``DATABASE_URL`` names a plain PostgreSQL server and pg80
 directly. In the cloud ``INSTANCE_CONNECTION_NAME`` is set instead: cloud-sql-python-connector
 opens pg8000 connections with IAM database authentication and lazy certificate refresh.
 
-Connections are pooled per process and reused across invocations; the pool size is
-``DB_POOL_SIZE`` so that (maximum instances x pool size) stays under the instance's connection
-limit.
+Connections are pooled per process and reused across invocations. The pool size is
+``DB_POOL_SIZE``, set so that (maximum instances x pool size) stays under the instance's
+connection limit.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _connect_cloud_sql() -> pg8000.native.Connection:
 class CloudSqlConnection(pg8000.dbapi.Connection):
     """A pg8000 DB-API connection with pg8000.native's ``run`` interface.
 
-    The connector returns DB-API connections; both classes share pg8000's core connection, and
+    The connector returns DB-API connections. Both classes share pg8000's core connection and
     ``run`` uses only core methods, so the rest of the code keeps one interface.
     """
 

@@ -19,7 +19,7 @@ from ..model import Session
 
 logger = logging.getLogger(__name__)
 
-# Longest failure reason stored, in characters; longer reasons are cut with a marker.
+# Maximum length of a stored failure reason, in characters. Longer reasons are cut with a marker.
 MAX_REASON_CHARS = 2000
 
 

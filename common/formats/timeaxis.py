@@ -48,7 +48,7 @@ class TimeAxis:
 
 def find_time_column(names: list[str], units: list[str], samples: list[list[str]],
                      locale: tuple[str, str | None] = (".", None)) -> int | None:
-    """Return the index of the time column, or None when no column holds the row times.
+    """Return the index of the time column, or None when no column contains the row times.
 
     ``samples`` contains the sampled texts of each column, and ``locale`` is the file's
     ``(decimal_mark, thousands_mark)``.

@@ -36,7 +36,7 @@ def load_chunk(conn: pg8000.native.Connection, attributes: dict[str, str], data:
     session_id, seq, count, rows_attr = parse_attributes(attributes)
     chunk = decode_chunk(session_id, seq, data)
     if rows_attr >= 0 and rows_attr != chunk.num_rows:
-        raise ChunkError(session_id, seq, f"attribute rows is {rows_attr} but the payload holds "
+        raise ChunkError(session_id, seq, f"attribute rows is {rows_attr} but the payload contains "
                                           f"{chunk.num_rows} rows")
 
     conn.run("BEGIN")

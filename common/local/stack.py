@@ -204,7 +204,7 @@ def _subscriptions(pubsub: str, state: StackState) -> None:
         return f"http://{HOST}:{state.ports[function]}/projects/{PROJECT}/topics/{topic_name}"
 
     # NOTE: no retryPolicy here, unlike the cloud. With one, the emulator (0.8.20) left 13 of 300
-    # messages undelivered for over 60 s after a 1.5 s endpoint outage; without one it redelivers
+    # messages undelivered for over 60 s after a 1.5 s endpoint outage. Without one, it redelivers
     # about every second and delivered all 300.
     subscriptions = {
         "parse-push": {

@@ -46,7 +46,7 @@ def unwrap(obj: Any, name: str) -> Any:
     if isinstance(obj, dict) and "content" in obj and "headers" in obj:
         obj = obj["content"]
     if isinstance(obj, dict) and "link" in obj and len(obj) <= 3 and "subsession_id" not in obj:
-        # The API first answers with a signed link to the real data; that answer holds no results.
+        # The API first returns a signed link to the real data, and that response contains no results.
         raise ParseError(name, "payload is the API's download link, not the data; download the "
                          "link and ingest that file", field="link")
     if isinstance(obj, dict) and obj.get("success") is False:
@@ -106,7 +106,7 @@ class Record:
             value = int(value)
         if sentinel and value == SENTINEL_NONE:
             if required:
-                raise self.error(key, "required field holds the 'none' value -1", "an id", value)
+                raise self.error(key, "required field contains the 'none' value -1", "an id", value)
             return None
         return value
 
